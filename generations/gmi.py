@@ -1,0 +1,332 @@
+"""The one client of GMI Cloud's request-queue API. Nothing else speaks HTTP to it.
+
+Every call has explicit connect and read timeouts and ends either in a parsed value or in
+one of a few errors, each saying through `retryable` whether trying again can help.
+Parsing follows the documented contract and tolerates what the live service is known to
+do differently: a `dispatched` status, outcomes as `media_urls[0].url`, extra fields.
+"""
+
+from __future__ import annotations
+
+import email.utils
+import enum
+import logging
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import IO, Any
+from urllib.parse import quote, urlsplit
+
+import requests
+
+from generations.rules import MODEL_ID, VideoParameters
+from kling_studio import __version__
+
+logger = logging.getLogger(__name__)
+
+USER_AGENT = f"KlingStudio/{__version__} python-requests/{requests.__version__}"
+
+
+class GMIError(Exception):
+    """The API call did not give what was asked for."""
+
+    retryable = False
+
+    def __init__(self, message: str, *, status_code: int | None = None):
+        super().__init__(message)
+        self.message = message
+        self.status_code = status_code
+
+
+class AuthenticationError(GMIError):
+    """401/403: the key is missing, wrong or not allowed to do this."""
+
+
+class BadRequestError(GMIError):
+    """400/422: the service refused the request; `message` is its reason."""
+
+
+class NotFoundError(GMIError):
+    """404: no such request or model."""
+
+
+class DownloadRefused(GMIError):
+    """An outcome file that must not be fetched: not http(s), or over the size cap."""
+
+
+class RateLimitedError(GMIError):
+    """429: the organisation's rate limit; `retry_after` is the wait in seconds, if given."""
+
+    retryable = True
+
+    def __init__(self, message: str, *, status_code: int | None = 429, retry_after: float | None = None):
+        super().__init__(message, status_code=status_code)
+        self.retry_after = retry_after
+
+
+class TransientError(GMIError):
+    """5xx, a timeout, a broken connection or a body that is not the JSON expected."""
+
+    retryable = True
+
+
+class RemoteStatus(enum.StrEnum):
+    QUEUED = "queued"
+    PROCESSING = "processing"
+    SUCCESS = "success"
+    FAILED = "failed"
+    CANCELLED = "cancelled"
+
+    @property
+    def is_final(self) -> bool:
+        return self in (RemoteStatus.SUCCESS, RemoteStatus.FAILED, RemoteStatus.CANCELLED)
+
+    @classmethod
+    def parse(cls, value: Any) -> RemoteStatus:
+        try:
+            return cls(str(value).lower())
+        except ValueError:
+            if value != "dispatched":  # the live service's name for "being worked on"
+                logger.warning("Unknown request status %r, treated as in progress", value)
+            return cls.PROCESSING
+
+
+@dataclass(frozen=True)
+class Outcome:
+    video_url: str
+    thumbnail_url: str = ""
+
+
+@dataclass(frozen=True)
+class RemoteRequest:
+    request_id: str
+    status: RemoteStatus
+    model: str = MODEL_ID
+    payload: Mapping[str, Any] = field(default_factory=dict)
+    outcome: Outcome | None = None
+    error: str = ""
+    created_at: datetime | None = None
+    updated_at: datetime | None = None
+    queued_at: datetime | None = None
+
+    @classmethod
+    def from_json(cls, data: Any) -> RemoteRequest:
+        if not isinstance(data, Mapping) or not data.get("request_id"):
+            raise TransientError(f"Expected a request object from the API, got {_preview(data)}")
+        payload = data.get("payload")
+        return cls(
+            request_id=str(data["request_id"]),
+            status=RemoteStatus.parse(data.get("status")),
+            model=str(data.get("model") or data.get("model_id") or MODEL_ID),
+            payload=payload if isinstance(payload, Mapping) else {},
+            outcome=_parse_outcome(data),
+            error=_error_text(data),
+            created_at=_parse_time(data.get("created_at")),
+            updated_at=_parse_time(data.get("updated_at")),
+            queued_at=_parse_time(data.get("queued_at")),
+        )
+
+
+def _parse_outcome(data: Mapping[str, Any]) -> Outcome | None:
+    outcome = data.get("outcome")
+    for source in (outcome, data):
+        if not isinstance(source, Mapping):
+            continue
+        video = source.get("video_url")
+        media = source.get("media_urls")
+        if not video and isinstance(media, list) and media:
+            first = media[0]
+            video = first.get("url") if isinstance(first, Mapping) else first
+        if isinstance(video, str) and video:
+            thumbnail = source.get("thumbnail_image_url") or source.get("thumbnail_url") or ""
+            return Outcome(video_url=video, thumbnail_url=str(thumbnail))
+    return None
+
+
+def _error_text(data: Any) -> str:
+    """A readable reason from an error body of no fixed shape."""
+    if isinstance(data, Mapping):
+        for key in ("error", "message", "detail", "error_message", "reason", "msg"):
+            value = data.get(key)
+            if isinstance(value, str) and value.strip():
+                return value.strip()[:500]
+            if isinstance(value, Mapping | list) and (nested := _error_text(value)):
+                return nested
+    if isinstance(data, list) and data:
+        return _error_text(data[0])
+    return ""
+
+
+def _parse_time(value: Any) -> datetime | None:
+    if isinstance(value, bool) or value in (None, ""):
+        return None
+    try:
+        return datetime.fromtimestamp(float(value), tz=UTC)
+    except (TypeError, ValueError, OverflowError, OSError):
+        pass
+    try:
+        parsed = datetime.fromisoformat(str(value))
+    except ValueError:
+        return None
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+
+
+def _parse_retry_after(value: str | None) -> float | None:
+    if not value:
+        return None
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        pass
+    try:
+        when = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    return max(0.0, (when - datetime.now(UTC)).total_seconds())
+
+
+def _preview(data: Any) -> str:
+    text = repr(data)
+    return text if len(text) <= 120 else text[:117] + "..."
+
+
+class GMIClient:
+    def __init__(
+        self,
+        base_url: str,
+        api_key: str,
+        *,
+        org_id: str = "",
+        connect_timeout: float = 5.0,
+        read_timeout: float = 30.0,
+    ):
+        self.base_url = base_url.rstrip("/")
+        self.timeout = (connect_timeout, read_timeout)
+        self._api_key = api_key
+        self._session = requests.Session()
+        self._session.headers["User-Agent"] = USER_AGENT
+        self._session.headers["Accept"] = "application/json"
+        if org_id:
+            self._session.headers["X-Organization-ID"] = org_id
+
+    def __repr__(self) -> str:  # never shows the key
+        return f"<GMIClient {self.base_url}>"
+
+    @classmethod
+    def from_settings(cls) -> GMIClient:
+        from django.conf import settings
+
+        return cls(
+            settings.GMI_API_BASE_URL,
+            settings.GMI_API_KEY,
+            org_id=settings.GMI_ORG_ID,
+            connect_timeout=settings.GMI_CONNECT_TIMEOUT,
+            read_timeout=settings.GMI_READ_TIMEOUT,
+        )
+
+    # The five documented endpoints.
+
+    def submit(self, parameters: VideoParameters, model: str = MODEL_ID) -> RemoteRequest:
+        body = {"model": model, "payload": parameters.as_payload()}
+        return RemoteRequest.from_json(self._call("POST", "/requests", json=body))
+
+    def get_request(self, request_id: str) -> RemoteRequest:
+        return RemoteRequest.from_json(self._call("GET", f"/requests/{quote(request_id, safe='')}"))
+
+    def list_requests(self, model_id: str = MODEL_ID) -> list[RemoteRequest]:
+        data = self._call("GET", "/requests", params={"model_id": model_id})
+        if isinstance(data, Mapping):
+            data = next((data[k] for k in ("requests", "data", "items", "results") if k in data), None)
+        if not isinstance(data, list):
+            raise TransientError(f"Expected a list of requests from the API, got {_preview(data)}")
+        return [RemoteRequest.from_json(item) for item in data]
+
+    def get_model(self, model_id: str = MODEL_ID) -> dict[str, Any]:
+        data = self._call("GET", f"/models/{quote(model_id, safe='')}")
+        if not isinstance(data, dict):
+            raise TransientError(f"Expected model information from the API, got {_preview(data)}")
+        return data
+
+    def list_models(self) -> list[str]:
+        data = self._call("GET", "/models")
+        ids = data.get("model_ids") if isinstance(data, Mapping) else data
+        if not isinstance(ids, list):
+            raise TransientError(f"Expected a list of model ids from the API, got {_preview(data)}")
+        return [str(i) for i in ids]
+
+    # Outcome files live on plain storage links, not behind the API: no key is sent there.
+
+    def download(self, url: str, destination: IO[bytes], *, max_bytes: int) -> int:
+        """Stream `url` into `destination`; returns the number of bytes written."""
+        if urlsplit(url).scheme not in ("http", "https"):
+            raise DownloadRefused(f"Refusing to download {url[:80]!r}: only http(s) links are fetched")
+        try:
+            with requests.get(url, stream=True, timeout=self.timeout, headers={"User-Agent": USER_AGENT}) as response:
+                if response.status_code != 200:
+                    raise self._error_for(response)
+                declared = response.headers.get("Content-Length", "")
+                if declared.isdigit() and int(declared) > max_bytes:
+                    raise DownloadRefused(f"The file is {int(declared):,} bytes; the cap is {max_bytes:,}")
+                written = 0
+                for chunk in response.iter_content(chunk_size=256 * 1024):
+                    written += len(chunk)
+                    if written > max_bytes:
+                        raise DownloadRefused(f"The file is over the {max_bytes:,} byte cap")
+                    destination.write(chunk)
+                if declared.isdigit() and written != int(declared):
+                    raise TransientError(f"The download ended after {written:,} of {int(declared):,} bytes")
+                return written
+        except requests.RequestException as exc:
+            raise TransientError(f"Could not download the file: {type(exc).__name__}") from exc
+
+    # Plumbing.
+
+    def _call(self, method: str, path: str, **kwargs: Any) -> Any:
+        if not self._api_key:
+            raise AuthenticationError("No GMI API key is configured (set GMI_API_KEY)")
+        headers = {"Authorization": f"Bearer {self._api_key}"}
+        started = time.monotonic()
+        try:
+            response = self._session.request(
+                method, self.base_url + path, headers=headers, timeout=self.timeout, **kwargs
+            )
+        except requests.Timeout as exc:
+            raise TransientError(f"The video service did not answer in time ({method} {path})") from exc
+        except requests.RequestException as exc:
+            raise TransientError(f"Could not reach the video service: {type(exc).__name__}") from exc
+        logger.info(
+            "GMI %s %s -> %s in %.0f ms", method, path, response.status_code, (time.monotonic() - started) * 1000
+        )
+        if response.status_code >= 400:
+            raise self._error_for(response)
+        try:
+            return response.json()
+        except ValueError:
+            raise TransientError(
+                f"The video service answered {response.status_code} with a body that is not JSON",
+                status_code=response.status_code,
+            ) from None
+
+    @staticmethod
+    def _error_for(response: requests.Response) -> GMIError:
+        status = response.status_code
+        try:
+            reason = _error_text(response.json())
+        except ValueError:
+            reason = ""
+        reason = reason or (response.reason or "").strip() or f"HTTP {status}"
+        if status in (401, 403):
+            return AuthenticationError(f"The video service refused the API key: {reason}", status_code=status)
+        if status in (400, 422):
+            return BadRequestError(reason, status_code=status)
+        if status == 404:
+            return NotFoundError(f"Not found: {reason}", status_code=status)
+        if status == 429:
+            return RateLimitedError(
+                f"Rate limited by the video service: {reason}",
+                retry_after=_parse_retry_after(response.headers.get("Retry-After")),
+            )
+        if status >= 500 or status in (408, 409, 425):
+            return TransientError(f"The video service had a problem (HTTP {status}): {reason}", status_code=status)
+        return BadRequestError(f"The video service answered HTTP {status}: {reason}", status_code=status)

@@ -1,0 +1,275 @@
+"""A Generation is one request for one video, from the form to the stored file.
+
+Status changes that workers race on are made with conditional UPDATEs: a worker acts only
+when its update changed exactly one row. The remote request id is saved before anything
+else is done with it, so no generation is ever sent to the paid API twice.
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import asdict
+from datetime import datetime, timedelta
+
+from django.conf import settings
+from django.core.validators import MaxValueValidator, MinValueValidator
+from django.db import models
+from django.db.models import F, Q
+from django.db.models.functions import Coalesce
+from django.utils import timezone
+
+from generations import rules
+from generations.gmi import RemoteRequest, RemoteStatus
+
+
+class GenerationQuerySet(models.QuerySet["Generation"]):
+    def for_user(self, user) -> GenerationQuerySet:
+        return self.filter(created_by=user)
+
+    def in_progress(self) -> GenerationQuerySet:
+        return self.filter(status__in=Generation.IN_PROGRESS)
+
+    def newest_first(self) -> GenerationQuerySet:
+        return self.order_by("-created_at", "-pk")
+
+    def claim_for_submit(self, pk: int) -> Generation | None:
+        """Take the generation for sending, or None if another worker has it or it is sent.
+
+        A claim is a lease: one whose worker died (no request id when the lease ran out)
+        can be claimed again, and that retry looks for the request it may have sent.
+        """
+        now = timezone.now()
+        claimable = Q(status=Generation.Status.PENDING) | Q(
+            status=Generation.Status.SUBMITTING, request_id__isnull=True, claim_expires_at__lt=now
+        )
+        claimed = self.filter(claimable, pk=pk).update(
+            status=Generation.Status.SUBMITTING,
+            claimed_at=Coalesce(F("claimed_at"), now),
+            claim_expires_at=now + timedelta(seconds=settings.GENERATION_SUBMIT_LEASE),
+            submit_attempts=F("submit_attempts") + 1,
+        )
+        return self.get(pk=pk) if claimed == 1 else None
+
+    def claim_poll(self, pk: int, token: str) -> Generation | None:
+        """Take the poll armed with `token`; a duplicate or stale poll task gets None."""
+        if not token or self.filter(pk=pk, poll_token=token).update(poll_token="") != 1:
+            return None
+        generation = self.get(pk=pk)
+        return generation if generation.request_id and generation.is_in_progress else None
+
+    def arm_poll(self, pk: int, countdown: float) -> str | None:
+        """Record the next poll of an in-progress generation; returns its token."""
+        token = uuid.uuid4().hex
+        armed = (
+            self.in_progress()
+            .filter(pk=pk, request_id__isnull=False)
+            .update(poll_token=token, next_poll_at=timezone.now() + timedelta(seconds=countdown))
+        )
+        return token if armed == 1 else None
+
+    def stalled_submissions(self, now: datetime) -> GenerationQuerySet:
+        """Never sent although they should have been: a lost task or a dead worker."""
+        lost = now - timedelta(seconds=settings.GENERATION_SUBMIT_LEASE)
+        return self.filter(
+            Q(status=Generation.Status.PENDING, created_at__lt=lost)
+            | Q(status=Generation.Status.SUBMITTING, request_id__isnull=True, claim_expires_at__lt=now)
+        )
+
+    def stalled_polls(self, now: datetime) -> GenerationQuerySet:
+        """Sent and unfinished, but their next poll is long overdue: the task was lost."""
+        grace = timedelta(seconds=settings.GENERATION_POLL_MAX_INTERVAL * 2 + 60)
+        return (
+            self.in_progress()
+            .filter(request_id__isnull=False)
+            .filter(Q(next_poll_at__lt=now - grace) | Q(next_poll_at__isnull=True, submitted_at__lt=now - grace))
+        )
+
+    def past_deadline(self, now: datetime) -> GenerationQuerySet:
+        deadline = now - timedelta(seconds=settings.GENERATION_DEADLINE)
+        return self.filter(status__in=Generation.UNFINISHED, created_at__lt=deadline)
+
+
+def _video_path(generation: Generation, filename: str) -> str:
+    return f"generations/{generation.pk}/{filename}"
+
+
+class Generation(models.Model):
+    class Status(models.TextChoices):
+        PENDING = "pending", "Waiting to be sent"
+        SUBMITTING = "submitting", "Sending"
+        QUEUED = "queued", "Queued"
+        PROCESSING = "processing", "Processing"
+        SUCCESS = "success", "Done"
+        FAILED = "failed", "Failed"
+        CANCELLED = "cancelled", "Cancelled"
+
+    class Duration(models.TextChoices):
+        FIVE = "5", "5 seconds"
+        TEN = "10", "10 seconds"
+
+    class AspectRatio(models.TextChoices):
+        LANDSCAPE = "16:9", "16:9 landscape"
+        PORTRAIT = "9:16", "9:16 portrait"
+        SQUARE = "1:1", "1:1 square"
+
+    IN_PROGRESS = (Status.QUEUED, Status.PROCESSING)
+    UNFINISHED = (Status.PENDING, Status.SUBMITTING, Status.QUEUED, Status.PROCESSING)
+    FINAL = (Status.SUCCESS, Status.FAILED, Status.CANCELLED)
+
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="generations")
+
+    # The request, as sent.
+    model_id = models.CharField(max_length=100, default=rules.MODEL_ID)
+    prompt = models.TextField(max_length=rules.PROMPT_MAX_LENGTH, blank=True)
+    negative_prompt = models.TextField(max_length=rules.PROMPT_MAX_LENGTH, blank=True)
+    duration = models.CharField(max_length=2, choices=Duration.choices, default=Duration.FIVE)
+    aspect_ratio = models.CharField(max_length=4, choices=AspectRatio.choices, default=AspectRatio.LANDSCAPE)
+    cfg_scale = models.FloatField(
+        default=rules.CFG_SCALE_DEFAULT,
+        validators=[MinValueValidator(rules.CFG_SCALE_MIN), MaxValueValidator(rules.CFG_SCALE_MAX)],
+    )
+
+    # Where it stands.
+    status = models.CharField(max_length=12, choices=Status.choices, default=Status.PENDING)
+    failure_reason = models.TextField(blank=True)
+    request_id = models.CharField(max_length=100, unique=True, null=True, blank=True)
+
+    # What the service said, in its own clock.
+    remote_created_at = models.DateTimeField(null=True, blank=True)
+    remote_updated_at = models.DateTimeField(null=True, blank=True)
+    remote_queued_at = models.DateTimeField(null=True, blank=True)
+
+    # The outcome: the service's links, and our own copies that outlive them.
+    video_url = models.URLField(max_length=2000, blank=True)
+    thumbnail_url = models.URLField(max_length=2000, blank=True)
+    video = models.FileField(upload_to=_video_path, max_length=300, blank=True)
+    thumbnail = models.FileField(upload_to=_video_path, max_length=300, blank=True)
+
+    # Our clock.
+    created_at = models.DateTimeField(default=timezone.now)
+    claimed_at = models.DateTimeField(null=True, blank=True)
+    submitted_at = models.DateTimeField(null=True, blank=True)
+    processing_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    # Worker bookkeeping.
+    claim_expires_at = models.DateTimeField(null=True, blank=True)
+    submit_attempts = models.PositiveSmallIntegerField(default=0)
+    poll_token = models.CharField(max_length=32, blank=True)
+    next_poll_at = models.DateTimeField(null=True, blank=True)
+    poll_count = models.PositiveIntegerField(default=0)
+
+    objects = GenerationQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-created_at", "-pk"]
+        indexes = [
+            models.Index(fields=["created_by", "-created_at"], name="generation_user_recent"),
+            models.Index(fields=["status", "next_poll_at"], name="generation_status_poll"),
+        ]
+
+    def __str__(self) -> str:
+        return f"Generation {self.pk} ({self.status}): {self.prompt[:40]}"
+
+    @property
+    def parameters(self) -> rules.VideoParameters:
+        return rules.VideoParameters(
+            prompt=self.prompt,
+            negative_prompt=self.negative_prompt,
+            duration=self.duration,
+            aspect_ratio=self.aspect_ratio,
+            cfg_scale=self.cfg_scale,
+        )
+
+    @property
+    def is_in_progress(self) -> bool:
+        return self.status in self.UNFINISHED
+
+    @property
+    def is_final(self) -> bool:
+        return self.status in self.FINAL
+
+    @property
+    def frame_size(self) -> tuple[int, int]:
+        return rules.FRAME_SIZES[self.aspect_ratio]
+
+    def elapsed(self, now: datetime | None = None) -> timedelta:
+        return (self.finished_at or now or timezone.now()) - self.created_at
+
+    def matches(self, remote: RemoteRequest) -> bool:
+        """Whether `remote` is the request this generation would have sent."""
+        sent = self.parameters.as_payload()
+        defaults = asdict(rules.VideoParameters())
+        got = {key: remote.payload.get(key, default) for key, default in defaults.items()}
+        try:
+            same_cfg = abs(float(got.pop("cfg_scale")) - sent.pop("cfg_scale")) < 1e-6
+        except (TypeError, ValueError):
+            return False
+        return remote.model == self.model_id and same_cfg and got == sent
+
+    # Transitions. Each is a conditional UPDATE and says whether it happened.
+
+    def _transition(self, allowed_from, **changes) -> bool:
+        updated = Generation.objects.filter(pk=self.pk, status__in=allowed_from).update(**changes)
+        if updated == 1:
+            for name, value in changes.items():
+                setattr(self, name, value)
+        return updated == 1
+
+    def record_submission(self, remote: RemoteRequest) -> bool:
+        """Save the remote request id, first, before anything else uses it."""
+        now = timezone.now()
+        saved = (
+            Generation.objects.filter(pk=self.pk, status=self.Status.SUBMITTING, request_id__isnull=True).update(
+                request_id=remote.request_id, status=self.Status.QUEUED, submitted_at=now, claim_expires_at=None
+            )
+            == 1
+        )
+        if saved:
+            self.request_id, self.status, self.submitted_at = remote.request_id, self.Status.QUEUED, now
+            self.apply_remote(remote)
+        return saved
+
+    def apply_remote(self, remote: RemoteRequest) -> None:
+        """Take in what the service says. Success is only final once the files are stored."""
+        now = timezone.now()
+        changes: dict = {
+            "remote_created_at": remote.created_at or self.remote_created_at,
+            "remote_updated_at": remote.updated_at or self.remote_updated_at,
+            "remote_queued_at": remote.queued_at or self.remote_queued_at,
+            "poll_count": self.poll_count + 1,
+        }
+        if remote.status == RemoteStatus.QUEUED:
+            changes["status"] = self.Status.QUEUED
+        elif remote.status in (RemoteStatus.PROCESSING, RemoteStatus.SUCCESS):
+            changes["status"] = self.Status.PROCESSING
+            changes["processing_at"] = self.processing_at or now
+        if remote.outcome:
+            changes["video_url"] = remote.outcome.video_url
+            changes["thumbnail_url"] = remote.outcome.thumbnail_url
+        self._transition(self.IN_PROGRESS, **changes)
+        if remote.status == RemoteStatus.FAILED:
+            self.fail(remote.error or "The video service reported that the generation failed.")
+        elif remote.status == RemoteStatus.CANCELLED:
+            self.fail(remote.error or "The request was cancelled by the video service.", self.Status.CANCELLED)
+
+    def fail(self, reason: str, status: str = Status.FAILED) -> bool:
+        return self._transition(
+            self.UNFINISHED, status=status, failure_reason=reason, finished_at=timezone.now(), poll_token=""
+        )
+
+    def succeed(self, video_name: str, thumbnail_name: str) -> bool:
+        return self._transition(
+            self.IN_PROGRESS,
+            status=self.Status.SUCCESS,
+            video=video_name,
+            thumbnail=thumbnail_name,
+            finished_at=timezone.now(),
+            poll_token="",
+        )
+
+    def release_claim(self) -> None:
+        """Let the next attempt claim at once; it will look for what this one may have sent."""
+        Generation.objects.filter(pk=self.pk, status=self.Status.SUBMITTING, request_id__isnull=True).update(
+            claim_expires_at=timezone.now()
+        )

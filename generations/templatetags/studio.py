@@ -1,0 +1,24 @@
+from django import template
+
+from generations.models import Generation
+
+register = template.Library()
+
+RATIO_SLUGS = {"16:9": "landscape", "9:16": "portrait", "1:1": "square"}
+
+
+@register.filter
+def ratio_slug(aspect_ratio: str) -> str:
+    return RATIO_SLUGS.get(str(aspect_ratio), "landscape")
+
+
+@register.filter
+def elapsed(generation: Generation) -> str:
+    seconds = int(generation.elapsed().total_seconds())
+    if seconds < 60:
+        return f"{seconds} s"
+    minutes, seconds = divmod(seconds, 60)
+    if minutes < 60:
+        return f"{minutes} min {seconds:02d} s"
+    hours, minutes = divmod(minutes, 60)
+    return f"{hours} h {minutes:02d} min"

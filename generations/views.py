@@ -1,0 +1,105 @@
+from __future__ import annotations
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.db import transaction
+from django.http import HttpRequest, HttpResponse, HttpResponseBase
+from django.shortcuts import get_object_or_404, redirect, render
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
+from django_htmx.http import HttpResponseStopPolling
+
+from generations.forms import GenerationForm
+from generations.media import ranged_file_response
+from generations.models import Generation
+from generations.tasks import submit_generation
+
+RECENT_COUNT = 24
+
+
+def _get_generation_for_user(request: HttpRequest, pk: int) -> Generation:
+    return get_object_or_404(Generation.objects.for_user(request.user), pk=pk)
+
+
+def _start(request: HttpRequest, form: GenerationForm) -> Generation:
+    generation = form.save(commit=False)
+    generation.created_by = request.user
+    generation.save()
+    # The API is called by a worker, never inside the web request.
+    transaction.on_commit(lambda: submit_generation.delay(generation.pk))
+    return generation
+
+
+def _studio_context(request: HttpRequest, form: GenerationForm, **extra) -> dict:
+    recent = list(Generation.objects.for_user(request.user).newest_first()[:RECENT_COUNT])
+    any_in_progress = any(generation.is_in_progress for generation in recent)
+    return {"form": form, "generations": recent, "any_in_progress": any_in_progress, **extra}
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def create(request: HttpRequest) -> HttpResponse:
+    form = GenerationForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        generation = _start(request, form)
+        if request.htmx:
+            context = {"form": GenerationForm(), "new_generation": generation}
+            return render(request, "generations/partials/create_form.html", context)
+        messages.success(request, "Your video is on its way.")
+        return redirect("generations:create")
+    if request.htmx:
+        return render(request, "generations/partials/create_form.html", {"form": form})
+    return render(request, "generations/create.html", _studio_context(request, form))
+
+
+@login_required
+@require_GET
+def remix(request: HttpRequest, pk: int) -> HttpResponse:
+    generation = _get_generation_for_user(request, pk)
+    context = _studio_context(request, GenerationForm.remix_of(generation), remix_of=generation)
+    return render(request, "generations/create.html", context)
+
+
+@login_required
+@require_POST
+def retry(request: HttpRequest, pk: int) -> HttpResponse:
+    original = _get_generation_for_user(request, pk)
+    form = GenerationForm(data={f: getattr(original, f) for f in GenerationForm.Meta.fields})
+    if not form.is_valid():
+        messages.error(request, "That generation's parameters are no longer accepted; remix it instead.")
+        return redirect("generations:remix", pk=original.pk)
+    generation = _start(request, form)
+    if request.htmx:
+        return render(request, "generations/partials/generation_card.html", {"generation": generation})
+    messages.success(request, "Trying again with the same parameters.")
+    return redirect("generations:create")
+
+
+@login_required
+@require_GET
+def card(request: HttpRequest, pk: int) -> HttpResponseBase:
+    generation = _get_generation_for_user(request, pk)
+    response = render(request, "generations/partials/generation_card.html", {"generation": generation})
+    if request.htmx and generation.is_final:
+        response.status_code = HttpResponseStopPolling.status_code
+    return response
+
+
+@login_required
+@require_GET
+def detail(request: HttpRequest, pk: int) -> HttpResponse:
+    generation = _get_generation_for_user(request, pk)
+    return render(request, "generations/detail.html", {"generation": generation})
+
+
+@login_required
+@require_GET
+def video(request: HttpRequest, pk: int) -> HttpResponseBase:
+    generation = _get_generation_for_user(request, pk)
+    return ranged_file_response(request, generation.video, "video/mp4")
+
+
+@login_required
+@require_GET
+def thumbnail(request: HttpRequest, pk: int) -> HttpResponseBase:
+    generation = _get_generation_for_user(request, pk)
+    return ranged_file_response(request, generation.thumbnail, "image/jpeg")

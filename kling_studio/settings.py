@@ -1,0 +1,217 @@
+"""Kling Studio settings: one file, read from the environment.
+
+Every value has a safe development default. A value that cannot be parsed stops the
+process with ImproperlyConfigured naming the variable, instead of being guessed at.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import dj_database_url
+from django.core.exceptions import ImproperlyConfigured
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+
+
+def envbool(name: str, default: str) -> bool:
+    value = os.getenv(name, default)
+    if value not in ("True", "False", "true", "false", "1", "0"):
+        raise ImproperlyConfigured(f"{name} must be True or False, not {value!r}")
+    return value in ("True", "true", "1")
+
+
+def envint(name: str, default: str, minimum: int | None = None) -> int:
+    value = os.getenv(name, default)
+    try:
+        number = int(value)
+    except ValueError:
+        raise ImproperlyConfigured(f"{name} must be a whole number, not {value!r}") from None
+    if minimum is not None and number < minimum:
+        raise ImproperlyConfigured(f"{name} must be at least {minimum}, not {number}")
+    return number
+
+
+def envfloat(name: str, default: str, minimum: float = 0.0) -> float:
+    value = os.getenv(name, default)
+    try:
+        number = float(value)
+    except ValueError:
+        raise ImproperlyConfigured(f"{name} must be a number, not {value!r}") from None
+    if number < minimum:
+        raise ImproperlyConfigured(f"{name} must be at least {minimum}, not {number}")
+    return number
+
+
+def envurl(name: str, default: str, schemes: tuple[str, ...]) -> str:
+    value = os.getenv(name, default)
+    if not value.startswith(tuple(f"{scheme}://" for scheme in schemes)):
+        raise ImproperlyConfigured(f"{name} must be a {'/'.join(schemes)} URL, not {value!r}")
+    return value.rstrip("/")
+
+
+DEBUG = envbool("DEBUG", "True")
+SECRET_KEY = os.getenv("SECRET_KEY", "")
+if not SECRET_KEY:
+    if not DEBUG:
+        raise ImproperlyConfigured("SECRET_KEY must be set when DEBUG is False")
+    SECRET_KEY = "django-insecure-development-only-key"
+ALLOWED_HOSTS = [h.strip() for h in os.getenv("ALLOWED_HOSTS", "127.0.0.1,localhost").split(",") if h.strip()]
+CSRF_TRUSTED_ORIGINS = [o.strip() for o in os.getenv("CSRF_TRUSTED_ORIGINS", "").split(",") if o.strip()]
+
+INSTALLED_APPS = [
+    "django.contrib.admin",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "django.contrib.staticfiles",
+    "django_htmx",
+    "accounts",
+    "generations",
+]
+
+MIDDLEWARE = [
+    "django.middleware.security.SecurityMiddleware",
+    "whitenoise.middleware.WhiteNoiseMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "django_htmx.middleware.HtmxMiddleware",
+]
+
+ROOT_URLCONF = "kling_studio.urls"
+WSGI_APPLICATION = "kling_studio.wsgi.application"
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [BASE_DIR / "templates"],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+            ],
+        },
+    },
+]
+
+# SQLite by default; PostgreSQL (or anything dj-database-url knows) through DATABASE_URL.
+(BASE_DIR / "var").mkdir(exist_ok=True)
+DATABASE_URL = os.getenv("DATABASE_URL", f"sqlite:///{BASE_DIR / 'var' / 'db.sqlite3'}")
+try:
+    DATABASES = {"default": dj_database_url.parse(DATABASE_URL, conn_max_age=60)}
+except ValueError as exc:
+    raise ImproperlyConfigured(f"DATABASE_URL is not a database URL: {exc}") from None
+if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
+    # The web process and the Celery worker write to the same file: WAL lets readers go
+    # on while one writes, IMMEDIATE takes the write lock up front so two writers queue
+    # for `timeout` seconds instead of failing with "database is locked".
+    DATABASES["default"]["CONN_MAX_AGE"] = 0
+    DATABASES["default"]["OPTIONS"] = {
+        "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
+        "transaction_mode": "IMMEDIATE",
+        "timeout": 20,
+    }
+    # A file, not memory: the tests' Celery worker and browser share the test database.
+    DATABASES["default"]["TEST"] = {"NAME": os.getenv("TEST_DATABASE_NAME", str(BASE_DIR / "var" / "test.sqlite3"))}
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
+    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
+    {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+    {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
+]
+LOGIN_URL = "login"
+LOGIN_REDIRECT_URL = "generations:create"
+LOGOUT_REDIRECT_URL = "login"
+
+LANGUAGE_CODE = "en-gb"
+TIME_ZONE = "UTC"
+USE_I18N = True
+USE_TZ = True
+
+STATIC_URL = "static/"
+STATICFILES_DIRS = [BASE_DIR / "static"]
+STATIC_ROOT = Path(os.getenv("STATIC_ROOT", BASE_DIR / "var" / "staticfiles"))
+STATIC_ROOT.mkdir(parents=True, exist_ok=True)
+WHITENOISE_USE_FINDERS = DEBUG
+MEDIA_URL = "/media/"
+MEDIA_ROOT = Path(os.getenv("MEDIA_ROOT", BASE_DIR / "var" / "media"))
+STORAGES = {
+    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "staticfiles": {
+        "BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"
+        if DEBUG
+        else "whitenoise.storage.CompressedManifestStaticFilesStorage"
+    },
+}
+
+if not DEBUG:
+    SESSION_COOKIE_SECURE = envbool("SECURE_COOKIES", "True")
+    CSRF_COOKIE_SECURE = SESSION_COOKIE_SECURE
+
+# Celery: Redis as the broker, JSON only, the database row (not a result backend) is the truth.
+REDIS_URL = envurl("REDIS_URL", "redis://127.0.0.1:6379/0", ("redis", "rediss", "unix"))
+CELERY_BROKER_URL = REDIS_URL
+CELERY_TASK_SERIALIZER = "json"
+CELERY_ACCEPT_CONTENT = ["json"]
+CELERY_TASK_IGNORE_RESULT = True
+CELERY_TASK_ACKS_LATE = True
+CELERY_TASK_REJECT_ON_WORKER_LOST = True
+CELERY_WORKER_PREFETCH_MULTIPLIER = 1
+CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+# Past the visibility timeout Redis hands an unacknowledged task to another worker, so
+# every countdown the studio schedules must stay well under it (checked below).
+CELERY_VISIBILITY_TIMEOUT = envint("CELERY_VISIBILITY_TIMEOUT", "3600", minimum=60)
+CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": CELERY_VISIBILITY_TIMEOUT}
+CELERY_TASK_ALWAYS_EAGER = False
+CELERY_BEAT_SCHEDULE = {
+    "recover-stalled-generations": {
+        "task": "generations.tasks.recover_stalled_generations",
+        "schedule": envfloat("GENERATION_RECOVERY_INTERVAL", "30", minimum=1),
+    },
+}
+
+# The GMI Cloud request-queue API. The key is read here and only here; it is never put
+# into templates, logs or error messages.
+GMI_API_BASE_URL = envurl(
+    "GMI_API_BASE_URL", "https://console.gmicloud.ai/api/v1/ie/requestqueue/apikey", ("http", "https")
+)
+GMI_API_KEY = os.getenv("GMI_API_KEY", "")
+GMI_ORG_ID = os.getenv("GMI_ORG_ID", "")
+GMI_CONNECT_TIMEOUT = envfloat("GMI_CONNECT_TIMEOUT", "5", minimum=0.1)
+GMI_READ_TIMEOUT = envfloat("GMI_READ_TIMEOUT", "30", minimum=0.1)
+GMI_MAX_DOWNLOAD_BYTES = envint("GMI_MAX_DOWNLOAD_BYTES", str(512 * 1024 * 1024), minimum=1)
+
+# How the workers follow a generation: first poll after GENERATION_POLL_INTERVAL seconds,
+# growing by half each time up to GENERATION_POLL_MAX_INTERVAL; a generation not final
+# after GENERATION_DEADLINE seconds ends failed.
+GENERATION_POLL_INTERVAL = envfloat("GENERATION_POLL_INTERVAL", "2", minimum=0.1)
+GENERATION_POLL_MAX_INTERVAL = envfloat("GENERATION_POLL_MAX_INTERVAL", "30", minimum=0.1)
+GENERATION_DEADLINE = envfloat("GENERATION_DEADLINE", "1800", minimum=1)
+# A submit claimed longer ago than this with no request id is taken to have died.
+GENERATION_SUBMIT_LEASE = envfloat("GENERATION_SUBMIT_LEASE", "120", minimum=1)
+GENERATION_MAX_SUBMIT_ATTEMPTS = envint("GENERATION_MAX_SUBMIT_ATTEMPTS", "5", minimum=1)
+
+if max(GENERATION_POLL_MAX_INTERVAL, GENERATION_SUBMIT_LEASE) * 4 > CELERY_VISIBILITY_TIMEOUT:
+    raise ImproperlyConfigured(
+        "GENERATION_POLL_MAX_INTERVAL and GENERATION_SUBMIT_LEASE must stay under a quarter "
+        "of CELERY_VISIBILITY_TIMEOUT, or Redis delivers scheduled tasks twice"
+    )
+
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
+    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "root": {"handlers": ["console"], "level": os.getenv("LOG_LEVEL", "INFO")},
+    "loggers": {"urllib3": {"level": "WARNING"}},
+}

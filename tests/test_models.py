@@ -1,0 +1,148 @@
+from datetime import timedelta
+
+import pytest
+from django.utils import timezone
+
+from generations.gmi import Outcome, RemoteRequest, RemoteStatus
+from generations.models import Generation
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def generation(django_user_model) -> Generation:
+    user = django_user_model.objects.create_user("ada")
+    return Generation.objects.create(created_by=user, prompt="A paper boat on a river", aspect_ratio="9:16")
+
+
+def remote(status: RemoteStatus, **fields) -> RemoteRequest:
+    return RemoteRequest(request_id="req-1", status=status, **fields)
+
+
+def test_a_new_generation_waits_to_be_sent(generation):
+    assert generation.status == Generation.Status.PENDING
+    assert generation.is_in_progress and not generation.is_final
+    assert generation.frame_size == (720, 1280)
+
+
+def test_only_one_worker_can_claim_a_generation_for_sending(generation):
+    first = Generation.objects.claim_for_submit(generation.pk)
+    second = Generation.objects.claim_for_submit(generation.pk)
+    assert first is not None and first.status == Generation.Status.SUBMITTING
+    assert first.submit_attempts == 1
+    assert second is None
+
+
+def test_a_claim_whose_lease_ran_out_can_be_taken_again(generation, settings):
+    first = Generation.objects.claim_for_submit(generation.pk)
+    Generation.objects.filter(pk=generation.pk).update(claim_expires_at=timezone.now() - timedelta(seconds=1))
+    again = Generation.objects.claim_for_submit(generation.pk)
+    assert again is not None
+    assert again.submit_attempts == 2
+    assert again.claimed_at == first.claimed_at  # the first claim's time is kept, for adoption
+
+
+def test_a_sent_generation_is_never_claimed_again(generation):
+    claimed = Generation.objects.claim_for_submit(generation.pk)
+    assert claimed.record_submission(remote(RemoteStatus.QUEUED))
+    Generation.objects.filter(pk=generation.pk).update(claim_expires_at=timezone.now() - timedelta(hours=1))
+    assert Generation.objects.claim_for_submit(generation.pk) is None
+
+
+def test_the_request_id_is_recorded_only_once(generation):
+    claimed = Generation.objects.claim_for_submit(generation.pk)
+    assert claimed.record_submission(remote(RemoteStatus.QUEUED))
+    assert not claimed.record_submission(RemoteRequest(request_id="req-2", status=RemoteStatus.QUEUED))
+    generation.refresh_from_db()
+    assert generation.request_id == "req-1"
+    assert generation.status == Generation.Status.QUEUED
+    assert generation.submitted_at is not None
+
+
+def test_a_poll_token_is_good_for_one_poll(generation):
+    Generation.objects.claim_for_submit(generation.pk).record_submission(remote(RemoteStatus.QUEUED))
+    token = Generation.objects.arm_poll(generation.pk, 5)
+    assert token
+    assert Generation.objects.claim_poll(generation.pk, token) is not None
+    assert Generation.objects.claim_poll(generation.pk, token) is None
+    assert Generation.objects.claim_poll(generation.pk, "") is None
+
+
+def test_arming_a_new_poll_makes_the_old_one_stale(generation):
+    Generation.objects.claim_for_submit(generation.pk).record_submission(remote(RemoteStatus.QUEUED))
+    old = Generation.objects.arm_poll(generation.pk, 5)
+    new = Generation.objects.arm_poll(generation.pk, 5)
+    assert Generation.objects.claim_poll(generation.pk, old) is None
+    assert Generation.objects.claim_poll(generation.pk, new) is not None
+
+
+def test_a_finished_generation_is_not_polled(generation):
+    generation.fail("nope")
+    assert Generation.objects.arm_poll(generation.pk, 5) is None
+
+
+def test_processing_is_recorded_once_with_its_time(generation):
+    claimed = Generation.objects.claim_for_submit(generation.pk)
+    claimed.record_submission(remote(RemoteStatus.QUEUED))
+    claimed.apply_remote(remote(RemoteStatus.PROCESSING))
+    first_seen = claimed.processing_at
+    claimed.apply_remote(remote(RemoteStatus.PROCESSING))
+    generation.refresh_from_db()
+    assert generation.status == Generation.Status.PROCESSING
+    assert generation.processing_at == first_seen
+
+
+def test_success_waits_for_the_files(generation):
+    claimed = Generation.objects.claim_for_submit(generation.pk)
+    claimed.record_submission(remote(RemoteStatus.QUEUED))
+    claimed.apply_remote(remote(RemoteStatus.SUCCESS, outcome=Outcome("http://x/v.mp4", "http://x/t.jpg")))
+    generation.refresh_from_db()
+    assert generation.status == Generation.Status.PROCESSING
+    assert generation.video_url == "http://x/v.mp4"
+    assert claimed.succeed("generations/1/video.mp4", "generations/1/thumbnail.jpg")
+    generation.refresh_from_db()
+    assert generation.status == Generation.Status.SUCCESS and generation.finished_at
+
+
+def test_a_remote_failure_keeps_its_reason(generation):
+    claimed = Generation.objects.claim_for_submit(generation.pk)
+    claimed.record_submission(remote(RemoteStatus.QUEUED))
+    claimed.apply_remote(remote(RemoteStatus.FAILED, error="Content moderation rejected the prompt"))
+    generation.refresh_from_db()
+    assert generation.status == Generation.Status.FAILED
+    assert generation.failure_reason == "Content moderation rejected the prompt"
+
+
+def test_a_remote_failure_without_a_reason_still_says_something(generation):
+    claimed = Generation.objects.claim_for_submit(generation.pk)
+    claimed.record_submission(remote(RemoteStatus.QUEUED))
+    claimed.apply_remote(remote(RemoteStatus.CANCELLED))
+    generation.refresh_from_db()
+    assert generation.status == Generation.Status.CANCELLED
+    assert "cancelled" in generation.failure_reason
+
+
+def test_a_final_generation_does_not_change_again(generation):
+    assert generation.fail("first reason")
+    assert not generation.fail("second reason")
+    assert not generation.succeed("a.mp4", "a.jpg")
+    generation.refresh_from_db()
+    assert generation.failure_reason == "first reason"
+
+
+def test_it_recognises_the_request_it_would_have_sent(generation):
+    payload = generation.parameters.as_payload()
+    assert generation.matches(RemoteRequest("r", RemoteStatus.QUEUED, payload=payload))
+    assert generation.matches(RemoteRequest("r", RemoteStatus.QUEUED, payload={**payload, "cfg_scale": 0.5000000001}))
+    assert not generation.matches(RemoteRequest("r", RemoteStatus.QUEUED, payload={**payload, "prompt": "other"}))
+    assert not generation.matches(RemoteRequest("r", RemoteStatus.QUEUED, model="other", payload=payload))
+
+
+def test_stalled_work_is_found_for_recovery(generation, settings):
+    now = timezone.now()
+    assert not Generation.objects.stalled_submissions(now).exists()
+    later = now + timedelta(seconds=settings.GENERATION_SUBMIT_LEASE + 1)
+    assert list(Generation.objects.stalled_submissions(later)) == [generation]
+    assert list(Generation.objects.past_deadline(now + timedelta(seconds=settings.GENERATION_DEADLINE + 1))) == [
+        generation
+    ]

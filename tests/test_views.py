@@ -1,0 +1,201 @@
+"""The studio's pages, through Django's test client: what a person and htmx get back."""
+
+from __future__ import annotations
+
+import pytest
+from django.core.files.base import ContentFile
+from django.urls import reverse
+
+from generations.models import Generation
+
+pytestmark = pytest.mark.django_db
+
+VALID = {
+    "prompt": "A red fox in the snow",
+    "negative_prompt": "",
+    "duration": "5",
+    "aspect_ratio": "16:9",
+    "cfg_scale": "0.5",
+}
+HTMX = {"HTTP_HX_REQUEST": "true"}
+
+
+@pytest.fixture
+def owner(django_user_model):
+    return django_user_model.objects.create_user("owner", password="a long enough password")
+
+
+@pytest.fixture
+def outsider(django_user_model):
+    return django_user_model.objects.create_user("outsider", password="a long enough password")
+
+
+@pytest.fixture
+def generation(owner) -> Generation:
+    return Generation.objects.create(created_by=owner, prompt="Waves at dusk", aspect_ratio="1:1")
+
+
+@pytest.fixture
+def finished(owner) -> Generation:
+    generation = Generation.objects.create(created_by=owner, prompt="A lighthouse", status=Generation.Status.SUCCESS)
+    generation.video.save("video.mp4", ContentFile(b"0123456789" * 100), save=False)
+    generation.thumbnail.save("thumbnail.jpg", ContentFile(b"\xff\xd8jpeg"), save=False)
+    generation.save()
+    return generation
+
+
+def test_every_studio_page_needs_a_login(client, generation):
+    for name, args in [
+        ("create", []),
+        ("detail", [generation.pk]),
+        ("card", [generation.pk]),
+        ("remix", [generation.pk]),
+    ]:
+        response = client.get(reverse(f"generations:{name}", args=args))
+        assert response.status_code == 302
+        assert response["Location"].startswith(reverse("login"))
+
+
+def test_signing_up_logs_the_person_in(client):
+    response = client.post(
+        reverse("signup"),
+        {"username": "grace", "password1": "correct horse battery", "password2": "correct horse battery"},
+    )
+    assert response.status_code == 302
+    assert client.get(reverse("generations:create")).status_code == 200
+
+
+def test_the_create_page_labels_every_field(client, owner):
+    client.force_login(owner)
+    html = client.get(reverse("generations:create")).content.decode()
+    for field, label in [("prompt", "Prompt"), ("negative_prompt", "Negative prompt"), ("cfg_scale", "CFG scale")]:
+        assert f'<label for="id_{field}">{label}</label>' in html
+    assert "<legend>Duration</legend>" in html and "<legend>Aspect ratio</legend>" in html
+    assert "lower (0.3–0.5) is more creative".lower() in html.lower()
+    assert "vendor/htmx.min.js" in html and "unpkg" not in html
+
+
+def test_posting_the_form_creates_a_generation_and_queues_its_submission(
+    client, owner, django_capture_on_commit_callbacks
+):
+    client.force_login(owner)
+    with django_capture_on_commit_callbacks() as callbacks:
+        response = client.post(reverse("generations:create"), VALID)
+    assert response.status_code == 302
+    generation = Generation.objects.get()
+    assert generation.created_by == owner
+    assert generation.status == Generation.Status.PENDING  # no API call in the web request
+    assert generation.request_id is None
+    assert len(callbacks) == 1
+
+
+def test_an_htmx_post_answers_with_a_fresh_form_and_the_new_card(client, owner):
+    client.force_login(owner)
+    response = client.post(reverse("generations:create"), VALID, **HTMX)
+    html = response.content.decode()
+    generation = Generation.objects.get()
+    assert response.status_code == 200
+    assert 'hx-swap-oob="afterbegin:#generation-list"' in html
+    assert f'id="generation-{generation.pk}"' in html
+    assert "A red fox in the snow</textarea>" not in html  # the form starts afresh
+
+
+def test_an_invalid_post_keeps_what_was_typed_and_explains(client, owner):
+    client.force_login(owner)
+    long_prompt = "fog over a harbour " * 140
+    response = client.post(reverse("generations:create"), {**VALID, "prompt": long_prompt, "cfg_scale": "2"})
+    html = response.content.decode()
+    assert response.status_code == 200
+    assert long_prompt in html
+    assert "The prompt is 2,660 characters long; the limit is 2,500." in html
+    assert "The CFG scale must be a number from 0.0 to 1.0." in html
+    assert not Generation.objects.exists()
+
+
+def test_the_card_polls_while_in_progress_and_stops_when_final(client, owner, generation):
+    client.force_login(owner)
+    url = reverse("generations:card", args=[generation.pk])
+    in_progress = client.get(url, **HTMX)
+    assert in_progress.status_code == 200
+    assert 'hx-trigger="every 2s"' in in_progress.content.decode()
+    generation.fail("The video service rejected the request: nope")
+    final = client.get(url, **HTMX)
+    assert final.status_code == 286
+    assert "hx-trigger" not in final.content.decode()
+    assert "The video service rejected the request: nope" in final.content.decode()
+    assert "Try again" in final.content.decode()
+
+
+def test_a_finished_card_embeds_the_player_with_its_thumbnail(client, owner, finished):
+    client.force_login(owner)
+    html = client.get(reverse("generations:card", args=[finished.pk])).content.decode()
+    assert "<video controls" in html
+    assert f'poster="/generations/{finished.pk}/thumbnail.jpg"' in html
+    assert f'src="/generations/{finished.pk}/video.mp4"' in html
+
+
+def test_try_again_sends_the_same_parameters_as_a_new_generation(client, owner, generation):
+    generation.fail("Content moderation rejected the prompt")
+    client.force_login(owner)
+    response = client.post(reverse("generations:retry", args=[generation.pk]))
+    assert response.status_code == 302
+    retried = Generation.objects.exclude(pk=generation.pk).get()
+    assert retried.parameters == generation.parameters
+    assert retried.status == Generation.Status.PENDING
+
+
+def test_the_video_is_served_with_ranges_for_seeking(client, owner, finished):
+    client.force_login(owner)
+    url = reverse("generations:video", args=[finished.pk])
+    whole = client.get(url)
+    assert whole.status_code == 200
+    assert whole["Content-Type"] == "video/mp4"
+    assert whole["Accept-Ranges"] == "bytes"
+    part = client.get(url, HTTP_RANGE="bytes=10-19")
+    assert part.status_code == 206
+    assert part["Content-Range"] == "bytes 10-19/1000"
+    assert b"".join(part.streaming_content) == b"0123456789"
+    tail = client.get(url, HTTP_RANGE="bytes=-5")
+    assert b"".join(tail.streaming_content) == b"56789"
+    assert client.get(url, HTTP_RANGE="bytes=5000-").status_code == 416
+
+
+def test_a_video_not_yet_stored_is_not_found(client, owner, generation):
+    client.force_login(owner)
+    assert client.get(reverse("generations:video", args=[generation.pk])).status_code == 404
+
+
+@pytest.mark.parametrize("name", ["detail", "card", "remix", "video", "thumbnail"])
+def test_an_outsider_gets_404_for_someone_elses_generation(client, outsider, finished, name):
+    client.force_login(outsider)
+    assert client.get(reverse(f"generations:{name}", args=[finished.pk])).status_code == 404
+
+
+def test_an_outsider_cannot_retry_someone_elses_generation(client, outsider, generation):
+    generation.fail("x")
+    client.force_login(outsider)
+    assert client.post(reverse("generations:retry", args=[generation.pk])).status_code == 404
+    assert Generation.objects.count() == 1
+
+
+def test_the_page_lists_only_my_generations_newest_first(client, owner, outsider):
+    older = Generation.objects.create(created_by=owner, prompt="older one")
+    newer = Generation.objects.create(created_by=owner, prompt="newer one")
+    Generation.objects.create(created_by=outsider, prompt="not mine")
+    client.force_login(owner)
+    html = client.get(reverse("generations:create")).content.decode()
+    assert html.index(f"generation-{newer.pk}") < html.index(f"generation-{older.pk}")
+    assert "not mine" not in html
+
+
+def test_without_javascript_an_unfinished_page_refreshes_itself(client, owner, generation):
+    client.force_login(owner)
+    html = client.get(reverse("generations:create")).content.decode()
+    assert '<noscript><meta http-equiv="refresh" content="5"></noscript>' in html
+
+
+def test_the_api_key_never_reaches_a_page(client, owner, generation, settings):
+    settings.GMI_API_KEY = "secret-key-that-must-not-leak"
+    client.force_login(owner)
+    for url in [reverse("generations:create"), reverse("generations:detail", args=[generation.pk])]:
+        assert "secret-key-that-must-not-leak" not in client.get(url).content.decode()
