@@ -44,7 +44,7 @@ def submit_generation(generation_id: int) -> None:
         if generation.submit_attempts > 1:
             remote = find_earlier_submission(client, generation)
         if remote is None:
-            remote = client.submit(generation.parameters)
+            remote = client.submit(generation.parameters, model=generation.model_id)
     except GMIError as exc:
         handle_submit_error(generation, exc)
         return

@@ -80,14 +80,17 @@ def studio_api(emulator) -> Iterator[EmulatorProcess]:
 class Worker:
     """A real `celery worker` process on the test database, Redis and emulator."""
 
-    def __init__(self, env: dict[str, str]):
+    def __init__(self, env: dict[str, str], queue: str | None = None):
         self.env = env
+        self.queue = queue
         self.process: subprocess.Popen | None = None
         self.log = Path(env["MEDIA_ROOT"]).parent / f"worker-{time.monotonic_ns()}.log"
 
     def start(self) -> Worker:
         command = [sys.executable, "-m", "celery", "-A", "kling_studio", "worker", "--loglevel=INFO"]
         command += ["--concurrency=2", "--without-gossip", "--without-mingle", "--without-heartbeat"]
+        if self.queue:
+            command += ["--queues", self.queue]
         with open(self.log, "wb") as log:
             self.process = subprocess.Popen(
                 command, cwd=BASE_DIR, env=self.env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
@@ -120,7 +123,7 @@ class Worker:
 @pytest.fixture(scope="session")
 def worker_factory(
     django_db_setup, django_db_blocker, redis_url, media_root, emulator
-) -> Iterator[Callable[[], Worker]]:
+) -> Iterator[Callable[..., Worker]]:
     from django.db import connection
 
     with django_db_blocker.unblock():
@@ -138,8 +141,8 @@ def worker_factory(
     }
     workers: list[Worker] = []
 
-    def start() -> Worker:
-        workers.append(Worker(env).start())
+    def start(queue: str | None = None) -> Worker:
+        workers.append(Worker(env, queue).start())
         return workers[-1]
 
     yield start
