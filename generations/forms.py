@@ -44,7 +44,7 @@ class GenerationForm(forms.ModelForm):
         error_messages={"invalid": "The CFG scale must be a number from 0.0 to 1.0."},
     )
 
-    prompt_limit = rules.PROMPT_MAX_LENGTH
+    prompt_limit_display = f"{rules.PROMPT_MAX_LENGTH:,}"
 
     class Meta:
         model = Generation

@@ -96,14 +96,17 @@ def studio_environment() -> tuple[dict[str, str], list[str]]:
         env["GMI_API_BASE_URL"] = f"http://127.0.0.1:{env['GMI_EMULATOR_PORT']}/api/v1/apikey"
         env["GMI_API_KEY"] = EMULATOR_KEY
         processes.insert(0, "emulator")
-    env.setdefault("PORT", "8000")
+    # honcho hands each process its own PORT, so the web port travels under another name.
+    env["STUDIO_PORT"] = env.get("PORT", "8000")
     env["PYTHONUNBUFFERED"] = "1"
+    # The Procfile's `python` and `celery` are this interpreter's, virtualenv or not.
+    env["PATH"] = os.pathsep.join([str(Path(sys.executable).parent), env.get("PATH", "")])
     return env, processes
 
 
 def run_studio() -> None:
     env, processes = studio_environment()
-    print(f"Kling Studio: http://127.0.0.1:{env['PORT']}/  (Ctrl-C stops everything)")
+    print(f"Kling Studio: http://127.0.0.1:{env['STUDIO_PORT']}/  (Ctrl-C stops everything)")
     os.chdir(BASE_DIR)
     command = [sys.executable, "-m", "honcho", "-f", "Procfile", "start", *processes]
     os.execvpe(command[0], command, env)
