@@ -23,8 +23,8 @@ from generations.gmi import RemoteRequest, RemoteStatus
 
 
 class GenerationQuerySet(models.QuerySet["Generation"]):
-    def for_user(self, user) -> GenerationQuerySet:
-        return self.filter(created_by=user)
+    def for_team(self, team) -> GenerationQuerySet:
+        return self.filter(team=team)
 
     def in_progress(self) -> GenerationQuerySet:
         return self.filter(status__in=Generation.IN_PROGRESS)
@@ -116,6 +116,7 @@ class Generation(models.Model):
     UNFINISHED = (Status.PENDING, Status.SUBMITTING, Status.QUEUED, Status.PROCESSING)
     FINAL = (Status.SUCCESS, Status.FAILED, Status.CANCELLED)
 
+    team = models.ForeignKey("accounts.Team", on_delete=models.CASCADE, related_name="generations")
     created_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="generations")
 
     # The request, as sent.
@@ -163,8 +164,14 @@ class Generation(models.Model):
 
     class Meta:
         ordering = ["-created_at", "-pk"]
+        # The gallery's order is (created_at, pk) newest first, within one team; each filter
+        # has an index that keeps that order, so a page is an index range scan.
         indexes = [
-            models.Index(fields=["created_by", "-created_at"], name="generation_user_recent"),
+            models.Index(fields=["team", "-created_at", "-id"], name="generation_team_recent"),
+            models.Index(fields=["team", "status", "-created_at", "-id"], name="generation_team_status"),
+            models.Index(fields=["team", "aspect_ratio", "-created_at", "-id"], name="generation_team_ratio"),
+            models.Index(fields=["team", "duration", "-created_at", "-id"], name="generation_team_duration"),
+            models.Index(fields=["team", "created_by", "-created_at", "-id"], name="generation_team_creator"),
             models.Index(fields=["status", "next_poll_at"], name="generation_status_poll"),
         ]
 
@@ -273,3 +280,17 @@ class Generation(models.Model):
         Generation.objects.filter(pk=self.pk, status=self.Status.SUBMITTING, request_id__isnull=True).update(
             claim_expires_at=timezone.now()
         )
+
+
+class Favourite(models.Model):
+    """A person's mark on a generation; everyone on the team keeps their own."""
+
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="favourites")
+    generation = models.ForeignKey(Generation, on_delete=models.CASCADE, related_name="favourites")
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["user", "generation"], name="one_favourite_per_person")]
+
+    def __str__(self) -> str:
+        return f"{self.user} likes generation {self.generation_id}"

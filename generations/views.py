@@ -16,13 +16,15 @@ from generations.tasks import submit_generation
 RECENT_COUNT = 24
 
 
-def _get_generation_for_user(request: HttpRequest, pk: int) -> Generation:
-    return get_object_or_404(Generation.objects.for_user(request.user), pk=pk)
+def _get_generation_for_team(request: HttpRequest, pk: int) -> Generation:
+    """Only the current team's generations exist, as far as a request can tell."""
+    return get_object_or_404(Generation.objects.for_team(request.team), pk=pk)
 
 
 def _start(request: HttpRequest, form: GenerationForm) -> Generation:
     generation = form.save(commit=False)
     generation.created_by = request.user
+    generation.team = request.team
     generation.save()
     # The API is called by a worker, never inside the web request.
     transaction.on_commit(lambda: submit_generation.delay(generation.pk))
@@ -30,7 +32,8 @@ def _start(request: HttpRequest, form: GenerationForm) -> Generation:
 
 
 def _studio_context(request: HttpRequest, form: GenerationForm, **extra) -> dict:
-    recent = list(Generation.objects.for_user(request.user).newest_first()[:RECENT_COUNT])
+    mine = Generation.objects.for_team(request.team).filter(created_by=request.user)
+    recent = list(mine.newest_first()[:RECENT_COUNT])
     any_in_progress = any(generation.is_in_progress for generation in recent)
     return {"form": form, "generations": recent, "any_in_progress": any_in_progress, **extra}
 
@@ -54,7 +57,7 @@ def create(request: HttpRequest) -> HttpResponse:
 @login_required
 @require_GET
 def remix(request: HttpRequest, pk: int) -> HttpResponse:
-    generation = _get_generation_for_user(request, pk)
+    generation = _get_generation_for_team(request, pk)
     context = _studio_context(request, GenerationForm.remix_of(generation), remix_of=generation)
     return render(request, "generations/create.html", context)
 
@@ -62,7 +65,7 @@ def remix(request: HttpRequest, pk: int) -> HttpResponse:
 @login_required
 @require_POST
 def retry(request: HttpRequest, pk: int) -> HttpResponse:
-    original = _get_generation_for_user(request, pk)
+    original = _get_generation_for_team(request, pk)
     form = GenerationForm(data={f: getattr(original, f) for f in GenerationForm.Meta.fields})
     if not form.is_valid():
         messages.error(request, "That generation's parameters are no longer accepted; remix it instead.")
@@ -77,7 +80,7 @@ def retry(request: HttpRequest, pk: int) -> HttpResponse:
 @login_required
 @require_GET
 def card(request: HttpRequest, pk: int) -> HttpResponseBase:
-    generation = _get_generation_for_user(request, pk)
+    generation = _get_generation_for_team(request, pk)
     response = render(request, "generations/partials/generation_card.html", {"generation": generation})
     if request.htmx and generation.is_final:
         response.status_code = HttpResponseStopPolling.status_code
@@ -87,19 +90,19 @@ def card(request: HttpRequest, pk: int) -> HttpResponseBase:
 @login_required
 @require_GET
 def detail(request: HttpRequest, pk: int) -> HttpResponse:
-    generation = _get_generation_for_user(request, pk)
+    generation = _get_generation_for_team(request, pk)
     return render(request, "generations/detail.html", {"generation": generation})
 
 
 @login_required
 @require_GET
 def video(request: HttpRequest, pk: int) -> HttpResponseBase:
-    generation = _get_generation_for_user(request, pk)
+    generation = _get_generation_for_team(request, pk)
     return ranged_file_response(request, generation.video, "video/mp4")
 
 
 @login_required
 @require_GET
 def thumbnail(request: HttpRequest, pk: int) -> HttpResponseBase:
-    generation = _get_generation_for_user(request, pk)
+    generation = _get_generation_for_team(request, pk)
     return ranged_file_response(request, generation.thumbnail, "image/jpeg")

@@ -16,6 +16,7 @@ from django.utils import timezone
 from generations.models import Generation
 from generations.tasks import recover_stalled_generations, submit_generation
 from tests.conftest import wait_for
+from tests.factories import make_generation
 
 pytestmark = [pytest.mark.integration, pytest.mark.django_db(transaction=True)]
 
@@ -26,7 +27,7 @@ def ada(django_user_model):
 
 
 def start(user, **fields) -> Generation:
-    generation = Generation.objects.create(created_by=user, **fields)
+    generation = make_generation(user, **fields)
     submit_generation.delay(generation.pk)
     return generation
 
@@ -76,7 +77,7 @@ def test_an_emulated_failure_ends_failed_and_the_card_says_why(studio_api, celer
 
 
 def test_a_submit_task_delivered_twice_submits_once(studio_api, celery_worker, ada):
-    generation = Generation.objects.create(created_by=ada, prompt="Delivered twice by the broker")
+    generation = make_generation(ada, prompt="Delivered twice by the broker")
     submit_generation.delay(generation.pk)
     submit_generation.delay(generation.pk)
     finished(generation)
@@ -91,7 +92,7 @@ def test_a_worker_killed_mid_submit_leads_to_exactly_one_submission(studio_api, 
     prompt = "The worker dies while this is being sent"
     doomed = worker_factory(queue="doomed")
     studio_api.configure(latency=30.0)  # the request is recorded, then the answer is held back
-    generation = Generation.objects.create(created_by=ada, prompt=prompt)
+    generation = make_generation(ada, prompt=prompt)
     submit_generation.apply_async((generation.pk,), queue="doomed")
     wait_for(lambda: submissions(studio_api, prompt) == 1, timeout=30, message="the submission to arrive")
     doomed.kill()

@@ -5,6 +5,7 @@ from django.utils import timezone
 
 from generations.gmi import Outcome, RemoteRequest, RemoteStatus
 from generations.models import Generation
+from tests.factories import make_generation
 
 pytestmark = pytest.mark.django_db
 
@@ -12,7 +13,7 @@ pytestmark = pytest.mark.django_db
 @pytest.fixture
 def generation(django_user_model) -> Generation:
     user = django_user_model.objects.create_user("ada")
-    return Generation.objects.create(created_by=user, prompt="A paper boat on a river", aspect_ratio="9:16")
+    return make_generation(user, prompt="A paper boat on a river", aspect_ratio="9:16")
 
 
 def remote(status: RemoteStatus, **fields) -> RemoteRequest:

@@ -21,6 +21,7 @@ from generations.tasks import (
     recover_stalled_generations,
     submit_generation,
 )
+from tests import factories
 from tests.conftest import wait_for
 
 pytestmark = pytest.mark.django_db
@@ -31,7 +32,7 @@ def make_generation(django_user_model):
     user = django_user_model.objects.create_user("ada")
 
     def make(prompt: str = "A red kite over green hills", **fields) -> Generation:
-        return Generation.objects.create(created_by=user, prompt=prompt, **fields)
+        return factories.make_generation(user, prompt=prompt, **fields)
 
     return make
 

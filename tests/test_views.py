@@ -7,6 +7,7 @@ from django.core.files.base import ContentFile
 from django.urls import reverse
 
 from generations.models import Generation
+from tests.factories import make_generation
 
 pytestmark = pytest.mark.django_db
 
@@ -32,12 +33,12 @@ def outsider(django_user_model):
 
 @pytest.fixture
 def generation(owner) -> Generation:
-    return Generation.objects.create(created_by=owner, prompt="Waves at dusk", aspect_ratio="1:1")
+    return make_generation(owner, prompt="Waves at dusk", aspect_ratio="1:1")
 
 
 @pytest.fixture
 def finished(owner) -> Generation:
-    generation = Generation.objects.create(created_by=owner, prompt="A lighthouse", status=Generation.Status.SUCCESS)
+    generation = make_generation(owner, prompt="A lighthouse", status=Generation.Status.SUCCESS)
     generation.video.save("video.mp4", ContentFile(b"0123456789" * 100), save=False)
     generation.thumbnail.save("thumbnail.jpg", ContentFile(b"\xff\xd8jpeg"), save=False)
     generation.save()
@@ -179,9 +180,9 @@ def test_an_outsider_cannot_retry_someone_elses_generation(client, outsider, gen
 
 
 def test_the_page_lists_only_my_generations_newest_first(client, owner, outsider):
-    older = Generation.objects.create(created_by=owner, prompt="older one")
-    newer = Generation.objects.create(created_by=owner, prompt="newer one")
-    Generation.objects.create(created_by=outsider, prompt="not mine")
+    older = make_generation(owner, prompt="older one")
+    newer = make_generation(owner, prompt="newer one")
+    make_generation(outsider, prompt="not mine")
     client.force_login(owner)
     html = client.get(reverse("generations:create")).content.decode()
     assert html.index(f"generation-{newer.pk}") < html.index(f"generation-{older.pk}")
