@@ -1,0 +1,106 @@
+"""Settings of an emulator process and its run-time (fault and timing) config."""
+
+from __future__ import annotations
+
+import copy
+import math
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+ENDPOINTS = ("submit", "get_request", "list_requests", "get_model", "list_models")
+OUTCOME_STYLES = ("documented", "live")
+
+
+class ConfigError(ValueError):
+    """An invalid config value; the message is meant for the person who sent it."""
+
+
+@dataclass
+class FaultConfig:
+    """What the control endpoint can change at run time."""
+
+    queue_seconds: float = 1.0
+    processing_seconds: float = 6.0
+    fail_rate: float = 0.0
+    stuck_rate: float = 0.0
+    cancel_rate: float = 0.0
+    error_rate: dict[str, float] = field(default_factory=lambda: dict.fromkeys(ENDPOINTS, 0.0))
+    rate_limit: int = 0  # at most this many API requests per rate_window; 0 = unlimited
+    rate_window: float = 60.0
+    latency: float = 0.0
+    outcome_style: str = "documented"
+
+    def as_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    def copy(self) -> FaultConfig:
+        return copy.deepcopy(self)
+
+    def updated(self, changes: dict[str, Any]) -> FaultConfig:
+        """A validated copy with ``changes`` applied; raises ConfigError."""
+        if not isinstance(changes, dict):
+            raise ConfigError("config changes must be a JSON object")
+        unknown = sorted(set(changes) - set(self.as_dict()))
+        if unknown:
+            raise ConfigError(f"unknown config key(s): {', '.join(unknown)}")
+        new = self.copy()
+        for key, value in changes.items():
+            if key in ("queue_seconds", "processing_seconds", "rate_window", "latency"):
+                setattr(new, key, _number(key, value, low=0.0))
+            elif key in ("fail_rate", "stuck_rate", "cancel_rate"):
+                setattr(new, key, _number(key, value, low=0.0, high=1.0))
+            elif key == "error_rate":
+                new.error_rate = _error_rates(value)
+            elif key == "rate_limit":
+                if value is None:
+                    value = 0
+                if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+                    raise ConfigError("rate_limit must be a whole number >= 0 (0 = unlimited)")
+                new.rate_limit = value
+            elif key == "outcome_style":
+                if value not in OUTCOME_STYLES:
+                    raise ConfigError(f"outcome_style must be one of {', '.join(OUTCOME_STYLES)}")
+                new.outcome_style = value
+        if new.rate_window <= 0:
+            raise ConfigError("rate_window must be > 0")
+        if new.fail_rate + new.stuck_rate + new.cancel_rate > 1.0 + 1e-9:
+            raise ConfigError("fail_rate + stuck_rate + cancel_rate must not exceed 1")
+        return new
+
+
+def _number(name: str, value: Any, low: float, high: float = math.inf) -> float:
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+        raise ConfigError(f"{name} must be a number")
+    if not low <= value <= high:
+        bounds = f"between {low:g} and {high:g}" if high != math.inf else f">= {low:g}"
+        raise ConfigError(f"{name} must be {bounds}")
+    return float(value)
+
+
+def _error_rates(value: Any) -> dict[str, float]:
+    """A number applies to every endpoint; an object sets the named ones (others 0)."""
+    if isinstance(value, dict):
+        unknown = sorted(set(value) - set(ENDPOINTS))
+        if unknown:
+            raise ConfigError(f"unknown error_rate endpoint(s): {', '.join(unknown)}; use {', '.join(ENDPOINTS)}")
+        rates = dict.fromkeys(ENDPOINTS, 0.0)
+        for name, rate in value.items():
+            rates[name] = _number(f"error_rate.{name}", rate, 0.0, 1.0)
+        return rates
+    rate = _number("error_rate", value, 0.0, 1.0)
+    return dict.fromkeys(ENDPOINTS, rate)
+
+
+@dataclass
+class Settings:
+    """Everything an emulator process is started with."""
+
+    host: str = "127.0.0.1"
+    port: int = 8765
+    api_key: str = "emulator-key"
+    media_dir: Path | None = None  # None: a fresh temporary directory, removed at exit
+    seed: int | None = None
+    render_workers: int = 2
+    quiet: bool = False
+    faults: FaultConfig = field(default_factory=FaultConfig)
