@@ -13,10 +13,11 @@ from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.core.validators import MaxValueValidator, MinValueValidator
-from django.db import models
-from django.db.models import F, Q
+from django.db import models, transaction
+from django.db.models import Exists, F, OuterRef, Q
 from django.db.models.functions import Coalesce
 from django.utils import timezone
+from django.utils.text import slugify
 
 from generations import rules
 from generations.gmi import RemoteRequest, RemoteStatus
@@ -26,11 +27,30 @@ class GenerationQuerySet(models.QuerySet["Generation"]):
     def for_team(self, team) -> GenerationQuerySet:
         return self.filter(team=team)
 
-    def in_progress(self) -> GenerationQuerySet:
-        return self.filter(status__in=Generation.IN_PROGRESS)
+    def at_service(self) -> GenerationQuerySet:
+        return self.filter(status__in=Generation.AT_SERVICE)
+
+    def unfinished(self) -> GenerationQuerySet:
+        return self.filter(status__in=Generation.UNFINISHED)
 
     def newest_first(self) -> GenerationQuerySet:
         return self.order_by("-created_at", "-pk")
+
+    def older_than(self, created_at: datetime, pk: int) -> GenerationQuerySet:
+        """Keyset paging: everything after (created_at, pk) in newest-first order."""
+        return self.filter(Q(created_at__lt=created_at) | Q(created_at=created_at, pk__lt=pk))
+
+    def search(self, text: str) -> GenerationQuerySet:
+        """Every word must appear in the prompt or the negative prompt."""
+        for word in text.split():
+            self = self.filter(Q(prompt__icontains=word) | Q(negative_prompt__icontains=word))
+        return self
+
+    def with_favourite_of(self, user) -> GenerationQuerySet:
+        return self.annotate(is_favourite=Exists(Favourite.objects.filter(user=user, generation=OuterRef("pk"))))
+
+    def favourites_of(self, user) -> GenerationQuerySet:
+        return self.filter(Exists(Favourite.objects.filter(user=user, generation=OuterRef("pk"))))
 
     def claim_for_submit(self, pk: int) -> Generation | None:
         """Take the generation for sending, or None if another worker has it or it is sent.
@@ -61,7 +81,7 @@ class GenerationQuerySet(models.QuerySet["Generation"]):
         """Record the next poll of an in-progress generation; returns its token."""
         token = uuid.uuid4().hex
         armed = (
-            self.in_progress()
+            self.at_service()
             .filter(pk=pk, request_id__isnull=False)
             .update(poll_token=token, next_poll_at=timezone.now() + timedelta(seconds=countdown))
         )
@@ -79,7 +99,7 @@ class GenerationQuerySet(models.QuerySet["Generation"]):
         """Sent and unfinished, but their next poll is long overdue: the task was lost."""
         grace = timedelta(seconds=settings.GENERATION_POLL_MAX_INTERVAL * 2 + 60)
         return (
-            self.in_progress()
+            self.at_service()
             .filter(request_id__isnull=False)
             .filter(Q(next_poll_at__lt=now - grace) | Q(next_poll_at__isnull=True, submitted_at__lt=now - grace))
         )
@@ -112,7 +132,7 @@ class Generation(models.Model):
         PORTRAIT = "9:16", "9:16 portrait"
         SQUARE = "1:1", "1:1 square"
 
-    IN_PROGRESS = (Status.QUEUED, Status.PROCESSING)
+    AT_SERVICE = (Status.QUEUED, Status.PROCESSING)  # sent, and being worked on
     UNFINISHED = (Status.PENDING, Status.SUBMITTING, Status.QUEUED, Status.PROCESSING)
     FINAL = (Status.SUCCESS, Status.FAILED, Status.CANCELLED)
 
@@ -203,6 +223,30 @@ class Generation(models.Model):
     def elapsed(self, now: datetime | None = None) -> timedelta:
         return (self.finished_at or now or timezone.now()) - self.created_at
 
+    @property
+    def queued_for(self) -> timedelta | None:
+        """From sending to the service starting work on it."""
+        start = self.submitted_at or self.remote_queued_at
+        end = self.processing_at or self.finished_at
+        return end - start if start and end else None
+
+    @property
+    def processing_for(self) -> timedelta | None:
+        return self.finished_at - self.processing_at if self.processing_at and self.finished_at else None
+
+    @property
+    def download_filename(self) -> str:
+        """A file name made from the prompt, for the downloaded MP4."""
+        stem = slugify(self.prompt)[:60].strip("-") or "generation"
+        return f"{stem}-{self.pk}.mp4"
+
+    def delete_with_files(self) -> None:
+        """Delete the generation, then its stored files once the deletion is committed."""
+        files = [(field.storage, field.name) for field in (self.video, self.thumbnail) if field]
+        self.delete()
+        for storage, name in files:
+            transaction.on_commit(lambda storage=storage, name=name: storage.delete(name))
+
     def matches(self, remote: RemoteRequest) -> bool:
         """Whether `remote` is the request this generation would have sent."""
         sent = self.parameters.as_payload()
@@ -254,7 +298,7 @@ class Generation(models.Model):
         if remote.outcome:
             changes["video_url"] = remote.outcome.video_url
             changes["thumbnail_url"] = remote.outcome.thumbnail_url
-        self._transition(self.IN_PROGRESS, **changes)
+        self._transition(self.AT_SERVICE, **changes)
         if remote.status == RemoteStatus.FAILED:
             self.fail(remote.error or "The video service reported that the generation failed.")
         elif remote.status == RemoteStatus.CANCELLED:
@@ -267,7 +311,7 @@ class Generation(models.Model):
 
     def succeed(self, video_name: str, thumbnail_name: str) -> bool:
         return self._transition(
-            self.IN_PROGRESS,
+            self.AT_SERVICE,
             status=self.Status.SUCCESS,
             video=video_name,
             thumbnail=thumbnail_name,

@@ -16,9 +16,10 @@ from generations.tasks import submit_generation
 RECENT_COUNT = 24
 
 
-def _get_generation_for_team(request: HttpRequest, pk: int) -> Generation:
+def get_generation_for_team(request: HttpRequest, pk: int) -> Generation:
     """Only the current team's generations exist, as far as a request can tell."""
-    return get_object_or_404(Generation.objects.for_team(request.team), pk=pk)
+    generations = Generation.objects.for_team(request.team).select_related("created_by")
+    return get_object_or_404(generations.with_favourite_of(request.user), pk=pk)
 
 
 def _start(request: HttpRequest, form: GenerationForm) -> Generation:
@@ -57,7 +58,7 @@ def create(request: HttpRequest) -> HttpResponse:
 @login_required
 @require_GET
 def remix(request: HttpRequest, pk: int) -> HttpResponse:
-    generation = _get_generation_for_team(request, pk)
+    generation = get_generation_for_team(request, pk)
     context = _studio_context(request, GenerationForm.remix_of(generation), remix_of=generation)
     return render(request, "generations/create.html", context)
 
@@ -65,7 +66,7 @@ def remix(request: HttpRequest, pk: int) -> HttpResponse:
 @login_required
 @require_POST
 def retry(request: HttpRequest, pk: int) -> HttpResponse:
-    original = _get_generation_for_team(request, pk)
+    original = get_generation_for_team(request, pk)
     form = GenerationForm(data={f: getattr(original, f) for f in GenerationForm.Meta.fields})
     if not form.is_valid():
         messages.error(request, "That generation's parameters are no longer accepted; remix it instead.")
@@ -80,7 +81,7 @@ def retry(request: HttpRequest, pk: int) -> HttpResponse:
 @login_required
 @require_GET
 def card(request: HttpRequest, pk: int) -> HttpResponseBase:
-    generation = _get_generation_for_team(request, pk)
+    generation = get_generation_for_team(request, pk)
     response = render(request, "generations/partials/generation_card.html", {"generation": generation})
     if request.htmx and generation.is_final:
         response.status_code = HttpResponseStopPolling.status_code
@@ -90,19 +91,19 @@ def card(request: HttpRequest, pk: int) -> HttpResponseBase:
 @login_required
 @require_GET
 def detail(request: HttpRequest, pk: int) -> HttpResponse:
-    generation = _get_generation_for_team(request, pk)
+    generation = get_generation_for_team(request, pk)
     return render(request, "generations/detail.html", {"generation": generation})
 
 
 @login_required
 @require_GET
 def video(request: HttpRequest, pk: int) -> HttpResponseBase:
-    generation = _get_generation_for_team(request, pk)
+    generation = get_generation_for_team(request, pk)
     return ranged_file_response(request, generation.video, "video/mp4")
 
 
 @login_required
 @require_GET
 def thumbnail(request: HttpRequest, pk: int) -> HttpResponseBase:
-    generation = _get_generation_for_team(request, pk)
+    generation = get_generation_for_team(request, pk)
     return ranged_file_response(request, generation.thumbnail, "image/jpeg")

@@ -1,3 +1,5 @@
+from datetime import timedelta
+
 from django import template
 
 from generations.models import Generation
@@ -14,7 +16,14 @@ def ratio_slug(aspect_ratio: str) -> str:
 
 @register.filter
 def elapsed(generation: Generation) -> str:
-    seconds = int(generation.elapsed().total_seconds())
+    return duration_words(generation.elapsed())
+
+
+@register.filter
+def duration_words(span: timedelta | None) -> str:
+    if span is None:
+        return ""
+    seconds = int(span.total_seconds())
     if seconds < 60:
         return f"{seconds} s"
     minutes, seconds = divmod(seconds, 60)

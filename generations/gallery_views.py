@@ -1,0 +1,138 @@
+"""The team gallery: browse, filter, search, and act on what the team has made."""
+
+from __future__ import annotations
+
+import tempfile
+import zipfile
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.db import transaction
+from django.http import FileResponse, Http404, HttpRequest, HttpResponse, HttpResponseBase
+from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.utils.http import url_has_allowed_host_and_scheme
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
+from django_htmx.http import HttpResponseStopPolling
+
+from generations.gallery import GalleryFilterForm
+from generations.models import Favourite, Generation
+from generations.views import get_generation_for_team
+
+BULK_LIMIT = 100
+
+
+@login_required
+@require_GET
+def gallery(request: HttpRequest) -> HttpResponse:
+    form = GalleryFilterForm(request.GET, team=request.team, user=request.user)
+    page = form.page()
+    context = {"form": form, "page": page, "next_query": form.query_string(cursor=page.next_cursor)}
+    if request.htmx and request.htmx.target == "gallery-results":
+        return render(request, "generations/partials/gallery_results.html", context)
+    if request.htmx and form.data.get("cursor"):
+        return render(request, "generations/partials/gallery_page.html", context)
+    return render(request, "generations/gallery.html", context)
+
+
+@login_required
+@require_GET
+def gallery_live(request: HttpRequest) -> HttpResponse:
+    """One request refreshes every unfinished card on the page; it stops when none are."""
+    ids = [int(value) for value in request.GET.getlist("id") if value.isdigit()][:200]
+    cards = list(
+        Generation.objects.for_team(request.team)
+        .filter(pk__in=ids)
+        .select_related("created_by")
+        .with_favourite_of(request.user)
+        .newest_first()
+    )
+    live_ids = [generation.pk for generation in cards if generation.is_in_progress]
+    response = render(request, "generations/partials/gallery_live.html", {"cards": cards, "live_ids": live_ids})
+    if not live_ids:
+        response.status_code = HttpResponseStopPolling.status_code
+    return response
+
+
+@login_required
+@require_POST
+def favourite(request: HttpRequest, pk: int) -> HttpResponse:
+    generation = get_generation_for_team(request, pk)
+    deleted, _ = Favourite.objects.filter(user=request.user, generation=generation).delete()
+    if not deleted:
+        Favourite.objects.get_or_create(user=request.user, generation=generation)
+    generation.is_favourite = not deleted
+    if request.htmx:
+        return render(request, "generations/partials/favourite_button.html", {"generation": generation})
+    return _back(request, reverse("generations:detail", args=[pk]))
+
+
+@login_required
+@require_GET
+def download(request: HttpRequest, pk: int) -> HttpResponseBase:
+    generation = get_generation_for_team(request, pk)
+    if not generation.video:
+        raise Http404("This generation has no video yet")
+    return FileResponse(generation.video.open("rb"), as_attachment=True, filename=generation.download_filename)
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def delete(request: HttpRequest, pk: int) -> HttpResponse:
+    generation = get_generation_for_team(request, pk)
+    if request.method == "POST":
+        with transaction.atomic():
+            generation.delete_with_files()
+        messages.success(request, "The generation and its files were deleted.")
+        return redirect("generations:gallery")
+    return render(request, "generations/confirm_delete.html", {"generations": [generation]})
+
+
+@login_required
+@require_POST
+def bulk(request: HttpRequest) -> HttpResponseBase:
+    ids = [int(value) for value in request.POST.getlist("ids") if value.isdigit()]
+    selected = list(Generation.objects.for_team(request.team).filter(pk__in=ids[:BULK_LIMIT]).newest_first())
+    back = _back(request, reverse("generations:gallery"))
+    if not selected:
+        messages.error(request, "Select one or more generations first.")
+        return back
+    action = request.POST.get("action")
+    if action == "favourite":
+        Favourite.objects.bulk_create(
+            [Favourite(user=request.user, generation=generation) for generation in selected], ignore_conflicts=True
+        )
+        messages.success(request, f"Added {len(selected)} to your favourites.")
+        return back
+    if action == "delete":
+        if request.POST.get("confirm") != "yes":
+            return render(request, "generations/confirm_delete.html", {"generations": selected, "bulk": True})
+        with transaction.atomic():
+            for generation in selected:
+                generation.delete_with_files()
+        messages.success(request, f"Deleted {len(selected)} generations and their files.")
+        return back
+    if action == "download":
+        return _zip_response([generation for generation in selected if generation.video])
+    messages.error(request, "Choose what to do with the selection.")
+    return back
+
+
+def _zip_response(generations: list[Generation]) -> HttpResponseBase:
+    if not generations:
+        raise Http404("None of the selected generations has a video yet")
+    archive = tempfile.SpooledTemporaryFile(max_size=32 * 1024 * 1024)  # noqa: SIM115 - the response closes it
+    with zipfile.ZipFile(archive, "w", compression=zipfile.ZIP_STORED) as bundle:  # MP4s are compressed already
+        for generation in generations:
+            with generation.video.open("rb") as video, bundle.open(generation.download_filename, "w") as entry:
+                while chunk := video.read(1024 * 1024):
+                    entry.write(chunk)
+    archive.seek(0)
+    return FileResponse(archive, as_attachment=True, filename=f"kling-studio-{len(generations)}-videos.zip")
+
+
+def _back(request: HttpRequest, default: str) -> HttpResponse:
+    target = request.POST.get("next") or request.GET.get("next") or ""
+    if not url_has_allowed_host_and_scheme(target, allowed_hosts={request.get_host()}):
+        target = default
+    return redirect(target)
