@@ -87,6 +87,31 @@ class GenerationQuerySet(models.QuerySet["Generation"]):
         )
         return token if armed == 1 else None
 
+    def create_imported(self, remote: RemoteRequest, *, team, created_by) -> Generation:
+        """A generation for a request made outside the studio, as the service reports it."""
+        defaults = asdict(rules.VideoParameters())
+        values = {key: remote.payload.get(key, default) for key, default in defaults.items()}
+        try:
+            values["cfg_scale"] = float(values["cfg_scale"])
+        except (TypeError, ValueError):
+            values["cfg_scale"] = rules.CFG_SCALE_DEFAULT
+        generation = self.create(
+            team=team,
+            created_by=created_by,
+            model_id=remote.model,
+            request_id=remote.request_id,
+            status=Generation.Status.QUEUED,
+            prompt=str(values["prompt"]),
+            negative_prompt=str(values["negative_prompt"]),
+            duration=str(values["duration"]),
+            aspect_ratio=str(values["aspect_ratio"]),
+            cfg_scale=values["cfg_scale"],
+            created_at=remote.created_at or timezone.now(),
+            submitted_at=remote.created_at or timezone.now(),
+        )
+        generation.apply_remote(remote)
+        return generation
+
     def stalled_submissions(self, now: datetime) -> GenerationQuerySet:
         """Never sent although they should have been: a lost task or a dead worker."""
         lost = now - timedelta(seconds=settings.GENERATION_SUBMIT_LEASE)
