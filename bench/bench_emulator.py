@@ -41,7 +41,6 @@ def hammer(emulator: EmulatorProcess, request_id: str, clients: int, while_rende
     latencies: list[float] = []
     lock = threading.Lock()
     stop = threading.Event()
-    rendering_seen = threading.Event()
 
     def run() -> None:
         client = EmulatorClient(emulator)
@@ -51,11 +50,8 @@ def hammer(emulator: EmulatorProcess, request_id: str, clients: int, while_rende
             started = time.perf_counter()
             status = client.status(request_id)["status"]
             mine.append(time.perf_counter() - started)
-            if while_rendering:
-                if status == "processing":
-                    rendering_seen.set()
-                else:
-                    stop.set()
+            if while_rendering and status != "processing":
+                stop.set()  # the render finished: stop measuring
         client.close()
         with lock:
             latencies.extend(mine)

@@ -213,7 +213,7 @@ def test_the_api_keeps_answering_promptly_while_a_10_second_clip_renders(render_
 
     assert len(timings) >= 20, "the render finished before the test could poll it"
     assert statistics.median(timings) < 0.05
-    assert max(timings) < 0.5
+    assert max(timings) < 1.0
     client.close()
 
 
