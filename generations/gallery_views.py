@@ -13,7 +13,7 @@ from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
-from django_htmx.http import HttpResponseStopPolling
+from django_htmx.http import HttpResponseStopPolling, push_url
 
 from generations.gallery import GalleryFilterForm
 from generations.models import Favourite, Generation
@@ -29,7 +29,10 @@ def gallery(request: HttpRequest) -> HttpResponse:
     page = form.page()
     context = {"form": form, "page": page, "next_query": form.query_string(cursor=page.next_cursor)}
     if request.htmx and request.htmx.target == "gallery-results":
-        return render(request, "generations/partials/gallery_results.html", context)
+        response = render(request, "generations/partials/gallery_results.html", context)
+        # The address bar gets the tidy, shareable form of the filters (no empty fields).
+        query = form.query_string(cursor=None)
+        return push_url(response, reverse("generations:gallery") + (f"?{query}" if query else ""))
     if request.htmx and form.data.get("cursor"):
         return render(request, "generations/partials/gallery_page.html", context)
     return render(request, "generations/gallery.html", context)

@@ -82,7 +82,8 @@ def retry(request: HttpRequest, pk: int) -> HttpResponse:
 @require_GET
 def card(request: HttpRequest, pk: int) -> HttpResponseBase:
     generation = get_generation_for_team(request, pk)
-    response = render(request, "generations/partials/generation_card.html", {"generation": generation})
+    context = {"generation": generation, "on_detail": request.GET.get("on") == "detail"}
+    response = render(request, "generations/partials/generation_card.html", context)
     if request.htmx and generation.is_final:
         response.status_code = HttpResponseStopPolling.status_code
     return response

@@ -11,6 +11,7 @@ pytestmark = [pytest.mark.browser, pytest.mark.integration, pytest.mark.django_d
 
 
 def sign_up(page, live_server, username: str = "grace") -> None:
+    """Create an account through the sign-up form; the person lands on the studio."""
     page.goto(f"{live_server.url}/accounts/signup/")
     page.get_by_label("Username").fill(username)
     page.get_by_label("Password", exact=True).fill("correct horse battery staple")

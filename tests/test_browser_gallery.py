@@ -1,0 +1,89 @@
+"""Two people in one team, in two browsers; a third person on another team."""
+
+from __future__ import annotations
+
+import pytest
+from playwright.sync_api import expect
+
+from generations.models import Generation
+from tests.test_browser import sign_up
+
+pytestmark = [pytest.mark.browser, pytest.mark.integration, pytest.mark.django_db(transaction=True)]
+
+PROMPT = "A hummingbird sipping from a glowing orchid at dusk"
+
+
+@pytest.fixture
+def open_page(browser):
+    contexts = []
+
+    def open_one():
+        contexts.append(browser.new_context())
+        page = contexts[-1].new_page()
+        page.set_default_timeout(30_000)
+        return page
+
+    yield open_one
+    for context in contexts:
+        context.close()
+
+
+def test_a_teammate_finds_plays_and_remixes_a_video_an_outsider_cannot_reach(
+    open_page, live_server, studio_api, celery_worker
+):
+    anna, ben, cora = open_page(), open_page(), open_page()
+
+    # Anna invites Ben into her team.
+    sign_up(anna, live_server, "anna")
+    anna.get_by_role("link", name="anna's team").click()
+    anna.get_by_role("button", name="Create invite link").click()
+    invite_url = anna.get_by_label("Join link").input_value()
+    sign_up(ben, live_server, "ben")
+    ben.goto(invite_url)
+    ben.get_by_role("button", name="Join anna's team").click()
+    expect(ben.get_by_role("heading", name="New video")).to_be_visible()
+
+    # Anna makes a video in the team.
+    anna.goto(live_server.url)
+    anna.get_by_label("Prompt", exact=True).fill(PROMPT)
+    anna.get_by_label("1:1 square").check()
+    anna.get_by_role("button", name="Generate").click()
+    expect(anna.locator("#generation-list .card video")).to_be_visible(timeout=90_000)
+    generation = Generation.objects.get(prompt=PROMPT)
+
+    # Ben finds it by searching the gallery, previews it, opens and plays it.
+    ben.get_by_role("link", name="Gallery").click()
+    ben.get_by_label("Search").fill("hummingbird orchid")
+    cards = ben.locator("#gallery-grid .gallery-card")
+    expect(cards).to_have_count(1)
+    expect(ben).to_have_url(f"{live_server.url}/gallery/?q=hummingbird+orchid")  # shareable
+    expect(cards.first).to_contain_text("anna")
+    cards.first.locator(".gallery-thumb").hover()
+    ben.wait_for_function(
+        "() => { const v = document.querySelector('.gallery-card video.preview'); return v && !v.paused; }"
+    )
+    cards.first.locator(".gallery-thumb").click()
+    expect(ben.get_by_role("heading", name=f"Generation {generation.pk}")).to_be_visible()
+    video = ben.locator("article.detail video")
+    ben.wait_for_function("v => v.videoWidth === 720 && v.videoHeight === 720", arg=video.element_handle())
+    video.evaluate("v => { v.muted = true; return v.play(); }")
+    ben.wait_for_function("v => !v.paused && v.currentTime > 0.2", arg=video.element_handle())
+
+    # Ben remixes it: the form comes filled in; he makes it longer and sends it.
+    ben.get_by_role("link", name="Remix").click()
+    expect(ben.get_by_label("Prompt", exact=True)).to_have_value(PROMPT)
+    expect(ben.get_by_label("1:1 square")).to_be_checked()
+    ben.get_by_label("10 seconds").check()
+    ben.get_by_role("button", name="Generate").click()
+    expect(ben.locator("#generation-list .card").first).to_contain_text(PROMPT[:40])
+    remix = Generation.objects.exclude(pk=generation.pk).get()
+    assert (remix.prompt, remix.aspect_ratio, remix.duration) == (PROMPT, "1:1", "10")
+    assert remix.team_id == generation.team_id and remix.created_by.username == "ben"
+
+    # Cora, on her own team, can neither open it nor find it.
+    sign_up(cora, live_server, "cora")
+    response = cora.goto(f"{live_server.url}/generations/{generation.pk}/")
+    assert response.status == 404
+    assert cora.request.get(f"{live_server.url}/generations/{generation.pk}/video.mp4").status == 404
+    cora.goto(f"{live_server.url}/gallery/?q=hummingbird")
+    expect(cora.locator("#gallery-grid .gallery-card")).to_have_count(0)
