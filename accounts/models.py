@@ -7,7 +7,12 @@ from datetime import timedelta
 
 from django.conf import settings
 from django.db import models, transaction
+from django.urls import reverse
 from django.utils import timezone
+
+
+class TeamRuleError(Exception):
+    """A change of members that would break a team rule; the message says which, in words."""
 
 
 class TeamQuerySet(models.QuerySet["Team"]):
@@ -40,6 +45,39 @@ class Team(models.Model):
     def has_member(self, user) -> bool:
         return self.memberships.filter(user=user).exists()
 
+    def create_invite(self, created_by) -> Invite:
+        return self.invites.create(created_by=created_by)
+
+    def removal_blocker(self, membership: Membership) -> str | None:
+        """Why `membership` may not end, in words; None when it may."""
+        other_owners = self.memberships.filter(role=Membership.Role.OWNER).exclude(pk=membership.pk)
+        if membership.is_owner and not other_owners.exists():
+            return f"{membership.user.get_username()} is the only owner of {self.name}; a team needs an owner."
+        return None
+
+    def leaving_blocker(self, user) -> str | None:
+        """Why `user` may not leave this team, in words; None when they may."""
+        if not Team.objects.for_user(user).exclude(pk=self.pk).exists():
+            return f"{self.name} is your only team, so you cannot leave it."
+        if self.removal_blocker(self.memberships.get(user=user)):
+            return f"You are the only owner of {self.name}; a team needs an owner."
+        return None
+
+    def remove_member(self, membership: Membership) -> None:
+        """End a membership. The person loses the team at once: the current team of every
+        request is looked up among the teams the person is still a member of."""
+        with transaction.atomic():
+            # Two owners removing each other at the same time must not leave the team ownerless.
+            list(self.memberships.select_for_update().filter(role=Membership.Role.OWNER))
+            if blocker := self.removal_blocker(membership):
+                raise TeamRuleError(blocker)
+            membership.delete()
+
+    def leave(self, user) -> None:
+        if blocker := self.leaving_blocker(user):
+            raise TeamRuleError(blocker)
+        self.remove_member(self.memberships.get(user=user))
+
 
 class Membership(models.Model):
     class Role(models.TextChoices):
@@ -56,6 +94,10 @@ class Membership(models.Model):
 
     def __str__(self) -> str:
         return f"{self.user} in {self.team} ({self.role})"
+
+    @property
+    def is_owner(self) -> bool:
+        return self.role == self.Role.OWNER
 
 
 def _invite_token() -> str:
@@ -86,6 +128,19 @@ class Invite(models.Model):
     def __str__(self) -> str:
         return f"Invite to {self.team}"
 
+    def get_absolute_url(self) -> str:
+        return reverse("teams:join", args=[self.token])
+
+    @property
+    def is_usable(self) -> bool:
+        return self.revoked_at is None and self.expires_at > timezone.now()
+
     def accept(self, user) -> Membership:
         membership, _ = Membership.objects.get_or_create(team=self.team, user=user)
         return membership
+
+    def revoke(self) -> None:
+        """Stop the link working; revoking twice keeps the first time."""
+        now = timezone.now()
+        if Invite.objects.filter(pk=self.pk, revoked_at__isnull=True).update(revoked_at=now):
+            self.revoked_at = now

@@ -1,19 +1,158 @@
 from __future__ import annotations
 
+from django.contrib import messages
 from django.contrib.auth import login
+from django.contrib.auth.decorators import login_required
 from django.contrib.auth.forms import UserCreationForm
-from django.http import HttpRequest, HttpResponse
-from django.shortcuts import redirect, render
-from django.views.decorators.http import require_http_methods
+from django.core.exceptions import PermissionDenied
+from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
+from django.utils.http import url_has_allowed_host_and_scheme
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
+
+from accounts.forms import SwitchTeamForm, TeamNameForm
+from accounts.middleware import switch_team
+from accounts.models import Invite, Team, TeamRuleError
+
+
+def _safe_next(request: HttpRequest) -> str:
+    """Where to go next, if it is a page of this site; else nothing."""
+    target = request.POST.get("next") or request.GET.get("next") or ""
+    allowed = url_has_allowed_host_and_scheme(target, {request.get_host()}, require_https=request.is_secure())
+    return target if allowed else ""
+
+
+def _get_team_for_member(request: HttpRequest, team_id: int) -> Team:
+    """One of the person's teams; to them, no other team exists."""
+    return get_object_or_404(Team.objects.for_user(request.user), pk=team_id)
+
+
+def _get_team_for_owner(request: HttpRequest, team_id: int) -> Team:
+    team = _get_team_for_member(request, team_id)
+    if not team.is_owner(request.user):
+        raise PermissionDenied("Only an owner of the team may do that.")
+    return team
+
+
+def _render_team_page(request: HttpRequest, team: Team, name_form: TeamNameForm | None = None) -> HttpResponse:
+    is_owner = team.is_owner(request.user)
+    invites = list(team.invites.usable().select_related("created_by").order_by("-created_at")) if is_owner else []
+    for invite in invites:
+        invite.absolute_url = request.build_absolute_uri(invite.get_absolute_url())
+    context = {
+        "team": team,
+        "is_owner": is_owner,
+        "memberships": team.memberships.select_related("user").order_by("created_at", "pk"),
+        "invites": invites,
+        "name_form": name_form or TeamNameForm(instance=team),
+        "leaving_blocker": team.leaving_blocker(request.user),
+    }
+    return render(request, "accounts/team_detail.html", context)
 
 
 @require_http_methods(["GET", "POST"])
 def signup(request: HttpRequest) -> HttpResponse:
+    next_url = _safe_next(request)
     if request.user.is_authenticated:
-        return redirect("generations:create")
+        return redirect(next_url or "generations:create")
     form = UserCreationForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
         user = form.save()
         login(request, user, backend="django.contrib.auth.backends.ModelBackend")
-        return redirect("generations:create")
-    return render(request, "registration/signup.html", {"form": form})
+        return redirect(next_url or "generations:create")
+    return render(request, "registration/signup.html", {"form": form, "next": next_url})
+
+
+@login_required
+@require_GET
+def team_detail(request: HttpRequest) -> HttpResponse:
+    return _render_team_page(request, _get_team_for_member(request, request.team.pk))
+
+
+@login_required
+@require_POST
+def rename(request: HttpRequest, team_id: int) -> HttpResponse:
+    team = _get_team_for_owner(request, team_id)
+    form = TeamNameForm(request.POST, instance=team)
+    if not form.is_valid():
+        return _render_team_page(request, team, name_form=form)
+    form.save()
+    messages.success(request, f"The team is now called {team.name}.")
+    return redirect("teams:detail")
+
+
+@login_required
+@require_POST
+def create_invite(request: HttpRequest, team_id: int) -> HttpResponse:
+    team = _get_team_for_owner(request, team_id)
+    invite = team.create_invite(created_by=request.user)
+    messages.success(request, "Invite link created. Anyone who opens it while logged in can join the team.")
+    return redirect(reverse("teams:detail") + f"#invite-{invite.pk}")
+
+
+@login_required
+@require_POST
+def revoke_invite(request: HttpRequest, team_id: int, invite_id: int) -> HttpResponse:
+    team = _get_team_for_owner(request, team_id)
+    get_object_or_404(team.invites, pk=invite_id).revoke()
+    messages.success(request, "Invite link revoked; it no longer works.")
+    return redirect("teams:detail")
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def remove_member(request: HttpRequest, team_id: int, membership_id: int) -> HttpResponse:
+    team = _get_team_for_owner(request, team_id)
+    membership = get_object_or_404(team.memberships.select_related("user"), pk=membership_id)
+    if request.method == "GET":
+        context = {"team": team, "membership": membership, "blocker": team.removal_blocker(membership)}
+        return render(request, "accounts/remove_member.html", context)
+    try:
+        team.remove_member(membership)
+    except TeamRuleError as refusal:
+        messages.error(request, str(refusal))
+    else:
+        messages.success(request, f"{membership.user.get_username()} is no longer in {team.name}.")
+    return redirect("teams:detail")
+
+
+@login_required
+@require_POST
+def leave(request: HttpRequest, team_id: int) -> HttpResponse:
+    team = _get_team_for_member(request, team_id)
+    try:
+        team.leave(request.user)
+    except TeamRuleError as refusal:
+        messages.error(request, str(refusal))
+    else:
+        messages.success(request, f"You left {team.name}.")
+    return redirect("teams:detail")
+
+
+@login_required
+@require_POST
+def switch(request: HttpRequest) -> HttpResponse:
+    form = SwitchTeamForm(request.user, request.POST)
+    if not form.is_valid():
+        raise Http404("You are not in that team.")
+    switch_team(request, form.cleaned_data["team"])
+    return redirect(_safe_next(request) or "generations:create")
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def join(request: HttpRequest, token: str) -> HttpResponse:
+    invite = Invite.objects.usable().select_related("team").filter(token=token).first()
+    if invite is None:
+        return render(request, "accounts/invite_unusable.html", status=404)
+    if request.method == "GET":
+        context = {"invite": invite, "team": invite.team, "already_member": invite.team.has_member(request.user)}
+        return render(request, "accounts/join.html", context)
+    # Joining happens only here, on a POST, which Django checks for the CSRF token. If opening
+    # the link joined, any other site could put a logged-in visitor into a team of its choosing
+    # (with a link, or an <img> pointing at it), switch them to it, and read what they make there.
+    invite.accept(request.user)
+    switch_team(request, invite.team)
+    messages.success(request, f"You are now working in {invite.team.name}.")
+    return redirect("generations:create")

@@ -1,0 +1,18 @@
+"""The team pages, mounted at /teams/ by the project's URLs."""
+
+from django.urls import path
+
+from accounts import views
+
+app_name = "teams"
+
+urlpatterns = [
+    path("", views.team_detail, name="detail"),
+    path("switch/", views.switch, name="switch"),
+    path("join/<str:token>/", views.join, name="join"),
+    path("<int:team_id>/rename/", views.rename, name="rename"),
+    path("<int:team_id>/leave/", views.leave, name="leave"),
+    path("<int:team_id>/invites/", views.create_invite, name="create_invite"),
+    path("<int:team_id>/invites/<int:invite_id>/revoke/", views.revoke_invite, name="revoke_invite"),
+    path("<int:team_id>/members/<int:membership_id>/remove/", views.remove_member, name="remove_member"),
+]
