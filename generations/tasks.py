@@ -25,6 +25,7 @@ from generations.gmi import (
     RemoteStatus,
 )
 from generations.models import Generation
+from generations.rules import InvalidParameters
 
 logger = logging.getLogger(__name__)
 
@@ -45,6 +46,9 @@ def submit_generation(generation_id: int) -> None:
             remote = find_earlier_submission(client, generation)
         if remote is None:
             remote = client.submit(generation.parameters, model=generation.model_id)
+    except InvalidParameters as exc:
+        generation.fail(f"The parameters break the video service's rules: {exc}")
+        return
     except GMIError as exc:
         handle_submit_error(generation, exc)
         return

@@ -161,6 +161,15 @@ def test_a_rejected_request_fails_with_the_services_message(studio_api, make_gen
     assert "model" in generation.failure_reason
 
 
+def test_parameters_that_break_the_rules_fail_without_an_api_call(studio_api, make_generation):
+    generation = make_generation(prompt="x" * 2501)  # e.g. a row written by other code than the form
+    submit_generation(generation.pk)
+    generation.refresh_from_db()
+    assert generation.status == Generation.Status.FAILED
+    assert "2,501 characters" in generation.failure_reason
+    assert studio_api.state()["submissions"] == 0
+
+
 def test_a_wrong_key_fails_with_words_and_without_the_key(studio_api, make_generation, settings):
     settings.GMI_API_KEY = "wrong-secret-key"
     generation = make_generation()
