@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 export PATH := $(CURDIR)/$(BIN):$(PATH)
 
-.PHONY: install run test lint format migrations-check bench clean
+.PHONY: install run test test-postgres lint format migrations-check bench clean
 
 install: $(VENV)/.installed
 
@@ -27,6 +27,11 @@ test: install
 	$(BIN)/ruff format --check .
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
+# The same suite (less the emulator's own tests, which use no database) on a throwaway
+# PostgreSQL cluster started from the installed server programs.
+test-postgres: install
+	$(BIN)/python -m kling_studio.localservices with-postgres $(BIN)/python -m pytest --ignore=tests/emulator $(PYTEST_ARGS)
+
 lint:
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
@@ -40,6 +45,7 @@ migrations-check:
 
 bench: install
 	$(BIN)/python bench/bench_emulator.py
+	$(BIN)/python bench/bench_gallery.py
 
 clean:
 	rm -rf var

@@ -27,16 +27,11 @@ query's plan (EXPLAIN QUERY PLAN on SQLite, EXPLAIN on PostgreSQL).
 from __future__ import annotations
 
 import argparse
-import glob
 import json
 import math
 import os
-import pwd
 import random
 import secrets
-import shlex
-import shutil
-import socket
 import statistics
 import subprocess
 import sys
@@ -55,7 +50,6 @@ DEPTH = 5_000
 WARM_UP = 3
 CHILD_TIMEOUT = 900
 CHILD_ENV, RESULT_ENV = "BENCH_GALLERY_DATABASE", "BENCH_GALLERY_RESULT"
-PG_BIN_DIRS = [*sorted(glob.glob("/usr/lib/postgresql/*/bin"), reverse=True), "/usr/local/bin", "/usr/local/pgsql/bin"]
 
 SUBJECTS = [
     "a red fox", "an old fisherman", "a lighthouse", "a paper boat", "a neon city street", "a herd of wild horses",
@@ -191,70 +185,17 @@ def scratch_database(server_url: str):
 
 @contextmanager
 def local_cluster():
-    """A PostgreSQL cluster in a temporary directory on a free loopback port, deleted after."""
-    bindir = next((d for d in [*path_dirs("pg_ctl"), *PG_BIN_DIRS] if has_pg_binaries(d)), None)
-    if bindir is None:
-        searched = ", ".join(["the PATH", *PG_BIN_DIRS])
-        raise Skipped(f"BENCH_DATABASE_URL is not set and initdb, pg_ctl and postgres are not in {searched}")
-    as_server_user = server_user_prefix()
-    directory = Path(tempfile.mkdtemp(prefix="bench-gallery-pg-"))
-    data, log = directory / "data", directory / "server.log"
+    """The same throwaway cluster the tests use on PostgreSQL (kling_studio.localservices)."""
+    from kling_studio.localservices import PostgresUnavailable, throwaway_postgres
+
     try:
-        if os.geteuid() == 0:
-            postgres = pwd.getpwnam("postgres")
-            os.chown(directory, postgres.pw_uid, postgres.pw_gid)
-        initdb = [f"{bindir}/initdb", "-D", str(data), "-U", "postgres", "-A", "trust", "-E", "UTF8", "--no-locale"]
-        run_or_explain(as_server_user([*initdb, "--no-sync"]), "initdb")
-        port = free_port()
-        # Durability off: only the fill writes, and this cluster is deleted afterwards.
-        options = f"-h 127.0.0.1 -p {port} -k {directory} -c fsync=off -c synchronous_commit=off"
-        start = [f"{bindir}/pg_ctl", "-D", str(data), "-l", str(log), "-o", options, "-w", "-t", "60", "start"]
-        run_or_explain(as_server_user(start), "pg_ctl start", log)
-        try:
-            print(f"\nStarted a throwaway PostgreSQL cluster ({bindir}) on 127.0.0.1:{port} in {directory}", flush=True)
-            yield f"postgres://postgres@127.0.0.1:{port}/postgres"
-        finally:
-            stop = [f"{bindir}/pg_ctl", "-D", str(data), "-m", "fast", "-w", "stop"]
-            subprocess.run(as_server_user(stop), capture_output=True, check=False, timeout=60)
-    finally:
-        shutil.rmtree(directory, ignore_errors=True)
-
-
-def path_dirs(program: str) -> list[str]:
-    found = shutil.which(program)
-    return [str(Path(found).resolve().parent), str(Path(found).parent)] if found else []
-
-
-def has_pg_binaries(directory: str) -> bool:
-    return all(os.access(f"{directory}/{name}", os.X_OK) for name in ("initdb", "pg_ctl", "postgres"))
-
-
-def server_user_prefix():
-    """PostgreSQL refuses to run as root: as root, run its programs as the postgres user."""
-    if os.geteuid() != 0:
-        return lambda command: command
-    try:
-        pwd.getpwnam("postgres")
-    except KeyError:
-        raise CannotRun("running as root, and there is no `postgres` user to run the server as") from None
-    if shutil.which("runuser"):
-        return lambda command: ["runuser", "-u", "postgres", "--", *command]
-    return lambda command: ["su", "postgres", "-s", "/bin/sh", "-c", shlex.join(command)]
-
-
-def run_or_explain(command: list[str], what: str, log: Path | None = None) -> None:
-    completed = subprocess.run(command, capture_output=True, text=True, check=False, timeout=120)
-    if completed.returncode != 0:
-        detail = (completed.stderr or completed.stdout).strip()
-        if log and log.exists():
-            detail += "\n" + "\n".join(log.read_text(errors="replace").splitlines()[-20:])
-        raise CannotRun(f"{what} failed (exit {completed.returncode}):\n{detail}")
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
+        with throwaway_postgres() as url:
+            print(f"\nStarted a throwaway PostgreSQL cluster at {url}", flush=True)
+            yield url
+    except PostgresUnavailable as exc:
+        raise Skipped(f"BENCH_DATABASE_URL is not set and {exc}") from None
+    except RuntimeError as exc:
+        raise CannotRun(str(exc)) from None
 
 
 def verdict(p95: float) -> str:

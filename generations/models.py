@@ -37,8 +37,13 @@ class GenerationQuerySet(models.QuerySet["Generation"]):
         return self.order_by("-created_at", "-pk")
 
     def older_than(self, created_at: datetime, pk: int) -> GenerationQuerySet:
-        """Keyset paging: everything after (created_at, pk) in newest-first order."""
-        return self.filter(Q(created_at__lt=created_at) | Q(created_at=created_at, pk__lt=pk))
+        """Keyset paging: everything after (created_at, pk) in newest-first order.
+
+        The plain `created_at <= cursor` bound lets the index seek straight to the cursor;
+        the OR that breaks ties alone would only filter rows read from the start.
+        """
+        ties_broken = Q(created_at__lt=created_at) | Q(created_at=created_at, pk__lt=pk)
+        return self.filter(ties_broken, created_at__lte=created_at)
 
     def search(self, text: str) -> GenerationQuerySet:
         """Every word must appear in the prompt or the negative prompt."""

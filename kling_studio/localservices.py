@@ -6,12 +6,18 @@ real services and never imports this module.
 
 from __future__ import annotations
 
+import glob
 import os
+import pwd
+import shlex
 import shutil
 import socket
 import subprocess
 import sys
+import tempfile
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -71,6 +77,84 @@ def wait_for_port(host: str, port: int, process: subprocess.Popen, name: str, ti
         time.sleep(0.05)
 
 
+class PostgresUnavailable(RuntimeError):
+    """No PostgreSQL server programs are installed here."""
+
+
+PG_BIN_DIRS = [*sorted(glob.glob("/usr/lib/postgresql/*/bin"), reverse=True), "/usr/local/bin", "/usr/local/pgsql/bin"]
+
+
+@contextmanager
+def throwaway_postgres() -> Iterator[str]:
+    """A PostgreSQL cluster in a temporary directory on a free loopback port, deleted after.
+
+    Yields a postgres:// URL of its `postgres` database, for a superuser that may create
+    databases (the test runner and the benchmark make their own).
+    """
+    bindir = next((d for d in [*_program_dirs("pg_ctl"), *PG_BIN_DIRS] if _has_pg_binaries(d)), None)
+    if bindir is None:
+        raise PostgresUnavailable(f"initdb, pg_ctl and postgres are not in the PATH nor in {', '.join(PG_BIN_DIRS)}")
+    as_server_user = _server_user_prefix()
+    directory = Path(tempfile.mkdtemp(prefix="kling-studio-pg-"))
+    data, log = directory / "data", directory / "server.log"
+    try:
+        if os.geteuid() == 0:
+            postgres = pwd.getpwnam("postgres")
+            os.chown(directory, postgres.pw_uid, postgres.pw_gid)
+        initdb = [f"{bindir}/initdb", "-D", str(data), "-U", "postgres", "-A", "trust", "-E", "UTF8", "--no-locale"]
+        _run_or_explain(as_server_user([*initdb, "--no-sync"]), "initdb")
+        port = free_port()
+        # Durability off: everything written here is thrown away afterwards.
+        options = f"-h 127.0.0.1 -p {port} -k {directory} -c fsync=off -c synchronous_commit=off"
+        start = [f"{bindir}/pg_ctl", "-D", str(data), "-l", str(log), "-o", options, "-w", "-t", "60", "start"]
+        _run_or_explain(as_server_user(start), "pg_ctl start", log)
+        try:
+            yield f"postgres://postgres@127.0.0.1:{port}/postgres"
+        finally:
+            stop = [f"{bindir}/pg_ctl", "-D", str(data), "-m", "fast", "-w", "stop"]
+            subprocess.run(as_server_user(stop), capture_output=True, check=False, timeout=60)
+    finally:
+        shutil.rmtree(directory, ignore_errors=True)
+
+
+def _program_dirs(program: str) -> list[str]:
+    found = shutil.which(program)
+    return [str(Path(found).resolve().parent), str(Path(found).parent)] if found else []
+
+
+def _has_pg_binaries(directory: str) -> bool:
+    return all(os.access(f"{directory}/{name}", os.X_OK) for name in ("initdb", "pg_ctl", "postgres"))
+
+
+def _server_user_prefix():
+    """PostgreSQL refuses to run as root: as root, run its programs as the postgres user."""
+    if os.geteuid() != 0:
+        return lambda command: command
+    try:
+        pwd.getpwnam("postgres")
+    except KeyError:
+        raise RuntimeError("running as root, and there is no `postgres` user to run the server as") from None
+    if shutil.which("runuser"):
+        return lambda command: ["runuser", "-u", "postgres", "--", *command]
+    return lambda command: ["su", "postgres", "-s", "/bin/sh", "-c", shlex.join(command)]
+
+
+def _run_or_explain(command: list[str], what: str, log: Path | None = None) -> None:
+    completed = subprocess.run(command, capture_output=True, text=True, check=False, timeout=120)
+    if completed.returncode != 0:
+        detail = (completed.stderr or completed.stdout).strip()
+        if log and log.exists():
+            detail += "\n" + "\n".join(log.read_text(errors="replace").splitlines()[-20:])
+        raise RuntimeError(f"{what} failed (exit {completed.returncode}):\n{detail}")
+
+
+def run_with_postgres(command: list[str]) -> int:
+    """Run `command` with DATABASE_URL on a throwaway PostgreSQL; returns its exit code."""
+    with throwaway_postgres() as url:
+        print(f"Throwaway PostgreSQL at {url}", flush=True)
+        return subprocess.run(command, env={**os.environ, "DATABASE_URL": url}, check=False).returncode
+
+
 def run_redis() -> None:
     """Procfile entry: be the studio's Redis, in the foreground."""
     port = urlsplit(os.environ.get("REDIS_URL", DEFAULT_REDIS_URL)).port or 6379
@@ -113,4 +197,6 @@ def run_studio() -> None:
 
 
 if __name__ == "__main__":
+    if sys.argv[1] == "with-postgres":  # with-postgres COMMAND...: e.g. the tests on PostgreSQL
+        sys.exit(run_with_postgres(sys.argv[2:]))
     {"redis": run_redis, "studio": run_studio}[sys.argv[1]]()

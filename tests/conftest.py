@@ -13,6 +13,7 @@ import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING
+from urllib.parse import quote
 
 import pytest
 from django.test import override_settings
@@ -120,6 +121,15 @@ class Worker:
         return self.log.read_text(errors="replace")
 
 
+def test_database_url(database: dict) -> str:
+    """The URL of the test database pytest-django made, for the worker processes."""
+    if database["ENGINE"] == "django.db.backends.sqlite3":
+        return f"sqlite:///{database['NAME']}"
+    user, password = quote(database["USER"] or "", safe=""), quote(database["PASSWORD"] or "", safe="")
+    credentials = f"{user}:{password}@" if password else f"{user}@" if user else ""
+    return f"postgres://{credentials}{database['HOST']}:{database['PORT'] or 5432}/{database['NAME']}"
+
+
 @pytest.fixture(scope="session")
 def worker_factory(
     django_db_setup, django_db_blocker, redis_url, media_root, emulator
@@ -127,10 +137,10 @@ def worker_factory(
     from django.db import connection
 
     with django_db_blocker.unblock():
-        database = connection.settings_dict["NAME"]
+        database_url = test_database_url(connection.settings_dict)
     env = {
         **os.environ,
-        "DATABASE_URL": f"sqlite:///{database}",
+        "DATABASE_URL": database_url,
         "REDIS_URL": redis_url,
         "MEDIA_ROOT": str(media_root),
         "GMI_API_BASE_URL": emulator.base_url,
