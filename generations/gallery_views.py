@@ -13,11 +13,11 @@ from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
-from django_htmx.http import HttpResponseStopPolling, push_url
+from django_htmx.http import push_url
 
 from generations.gallery import GalleryFilterForm
 from generations.models import Favourite, Generation
-from generations.views import get_generation_for_team
+from generations.views import get_generation_for_team, stop_polling_unless
 
 BULK_LIMIT = 100
 
@@ -52,9 +52,7 @@ def gallery_live(request: HttpRequest) -> HttpResponse:
     )
     live_ids = [generation.pk for generation in cards if generation.is_in_progress]
     response = render(request, "generations/partials/gallery_live.html", {"cards": cards, "live_ids": live_ids})
-    if not live_ids:
-        response.status_code = HttpResponseStopPolling.status_code
-    return response
+    return stop_polling_unless(response, bool(live_ids))
 
 
 @login_required

@@ -32,6 +32,13 @@ def _start(request: HttpRequest, form: GenerationForm) -> Generation:
     return generation
 
 
+def stop_polling_unless(response: HttpResponse, still_changing: bool) -> HttpResponse:
+    """A poller whose subject is final answers 286, which tells htmx to stop polling."""
+    if not still_changing:
+        response.status_code = HttpResponseStopPolling.status_code
+    return response
+
+
 def _studio_context(request: HttpRequest, form: GenerationForm, **extra) -> dict:
     mine = Generation.objects.for_team(request.team).filter(created_by=request.user)
     recent = list(mine.newest_first()[:RECENT_COUNT])
@@ -84,9 +91,7 @@ def card(request: HttpRequest, pk: int) -> HttpResponseBase:
     generation = get_generation_for_team(request, pk)
     context = {"generation": generation, "on_detail": request.GET.get("on") == "detail"}
     response = render(request, "generations/partials/generation_card.html", context)
-    if request.htmx and generation.is_final:
-        response.status_code = HttpResponseStopPolling.status_code
-    return response
+    return stop_polling_unless(response, generation.is_in_progress or not request.htmx)
 
 
 @login_required

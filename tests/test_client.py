@@ -17,6 +17,7 @@ from generations.gmi import (
     GMIClient,
     NotFoundError,
     RateLimitedError,
+    RemoteRequest,
     RemoteStatus,
     TransientError,
 )
@@ -31,6 +32,18 @@ EAGLE = VideoParameters(
     aspect_ratio="16:9",
     cfg_scale=0.7,
 )
+
+
+def follow(client: GMIClient, request_id: str) -> tuple[RemoteRequest, set[RemoteStatus]]:
+    """Poll until the request is final; returns it and every status seen on the way."""
+    seen: set[RemoteStatus] = set()
+
+    def final():
+        remote = client.get_request(request_id)
+        seen.add(remote.status)
+        return remote if remote.status.is_final else None
+
+    return wait_for(final, timeout=60, message="the request to finish"), seen
 
 
 @pytest.fixture
@@ -57,15 +70,7 @@ def test_it_submits_a_request_and_reads_it_back(client, api):
 
 
 def test_it_follows_a_request_to_its_outcome(client):
-    submitted = client.submit(EAGLE)
-    seen = set()
-
-    def finished():
-        remote = client.get_request(submitted.request_id)
-        seen.add(remote.status)
-        return remote if remote.status.is_final else None
-
-    remote = wait_for(finished, timeout=60, message="the request to finish")
+    remote, seen = follow(client, client.submit(EAGLE).request_id)
     assert remote.status == RemoteStatus.SUCCESS
     assert RemoteStatus.PROCESSING in seen
     assert remote.outcome.video_url.endswith(".mp4")
@@ -162,23 +167,15 @@ def test_a_service_that_is_not_there_is_transient():
 
 def test_the_live_services_dispatched_status_and_media_urls_are_understood(client, api):
     api.configure(outcome_style="live")
-    submitted = client.submit(EAGLE)
-    statuses = set()
-
-    def finished():
-        remote = client.get_request(submitted.request_id)
-        statuses.add(remote.status)
-        return remote if remote.status.is_final else None
-
-    remote = wait_for(finished, timeout=60, message="the request to finish")
-    assert RemoteStatus.PROCESSING in statuses  # reported as "dispatched"
+    remote, seen = follow(client, client.submit(EAGLE).request_id)
+    assert RemoteStatus.PROCESSING in seen  # reported as "dispatched"
     assert remote.outcome.video_url.endswith(".mp4")
 
 
 def test_a_failed_request_carries_the_reason(client, api):
     api.configure(fail_rate=1.0)
     submitted = client.submit(EAGLE)
-    remote = wait_for(lambda: (r := client.get_request(submitted.request_id)).status.is_final and r, message="failure")
+    remote, _ = follow(client, submitted.request_id)
     assert remote.status == RemoteStatus.FAILED
     assert remote.error
     assert remote.outcome is None
@@ -186,7 +183,7 @@ def test_a_failed_request_carries_the_reason(client, api):
 
 def test_it_downloads_an_outcome_file(client, api):
     submitted = client.submit(VideoParameters(prompt="small clip"))
-    remote = wait_for(lambda: (r := client.get_request(submitted.request_id)).outcome and r, message="outcome")
+    remote, _ = follow(client, submitted.request_id)
     buffer = io.BytesIO()
     size = client.download(remote.outcome.video_url, buffer, max_bytes=50_000_000)
     assert size == len(buffer.getvalue()) > 1000
@@ -195,7 +192,7 @@ def test_it_downloads_an_outcome_file(client, api):
 
 def test_it_refuses_a_download_over_the_cap(client):
     submitted = client.submit(VideoParameters(prompt="too big"))
-    remote = wait_for(lambda: (r := client.get_request(submitted.request_id)).outcome and r, message="outcome")
+    remote, _ = follow(client, submitted.request_id)
     with pytest.raises(DownloadRefused):
         client.download(remote.outcome.video_url, io.BytesIO(), max_bytes=1000)
 

@@ -205,23 +205,17 @@ def test_polling_follows_the_request_and_stores_the_files(studio_api, make_gener
     assert not list((settings.MEDIA_ROOT / "tmp").iterdir())  # nothing left half-downloaded
 
 
-def test_a_remote_failure_ends_failed_with_its_reason(studio_api, make_generation):
-    studio_api.configure(fail_rate=1.0)
+@pytest.mark.parametrize(
+    ("fault", "status"), [("fail_rate", Generation.Status.FAILED), ("cancel_rate", Generation.Status.CANCELLED)]
+)
+def test_a_remote_failure_or_cancellation_ends_with_its_reason(studio_api, make_generation, fault, status):
+    studio_api.configure(**{fault: 1.0})
     generation = make_generation()
     submit_generation(generation.pk)
     generation = poll_until_final(generation)
-    assert generation.status == Generation.Status.FAILED
+    assert generation.status == status
     assert generation.failure_reason
     assert not generation.video
-
-
-def test_a_remote_cancellation_ends_cancelled(studio_api, make_generation):
-    studio_api.configure(cancel_rate=1.0)
-    generation = make_generation()
-    submit_generation(generation.pk)
-    generation = poll_until_final(generation)
-    assert generation.status == Generation.Status.CANCELLED
-    assert generation.failure_reason
 
 
 def test_a_poll_error_keeps_polling(studio_api, make_generation):
