@@ -200,3 +200,18 @@ def test_the_api_key_never_reaches_a_page(client, owner, generation, settings):
     client.force_login(owner)
     for url in [reverse("generations:create"), reverse("generations:detail", args=[generation.pk])]:
         assert "secret-key-that-must-not-leak" not in client.get(url).content.decode()
+
+
+def test_logging_in_and_out(client, owner):
+    response = client.post(reverse("login"), {"username": "owner", "password": "a long enough password"})
+    assert response.status_code == 302
+    assert client.get(reverse("generations:create")).status_code == 200
+    client.post(reverse("logout"))
+    assert client.get(reverse("generations:create")).status_code == 302
+
+
+def test_a_wrong_password_is_explained_and_the_username_kept(client, owner):
+    response = client.post(reverse("login"), {"username": "owner", "password": "not it"})
+    html = response.content.decode()
+    assert "Please enter a correct username and password" in html
+    assert 'value="owner"' in html
