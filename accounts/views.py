@@ -8,19 +8,12 @@ from django.core.exceptions import PermissionDenied
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
-from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from accounts.forms import SwitchTeamForm, TeamNameForm
 from accounts.middleware import switch_team
 from accounts.models import Invite, Team, TeamRuleError
-
-
-def _safe_next(request: HttpRequest) -> str:
-    """Where to go next, if it is a page of this site; else nothing."""
-    target = request.POST.get("next") or request.GET.get("next") or ""
-    allowed = url_has_allowed_host_and_scheme(target, {request.get_host()}, require_https=request.is_secure())
-    return target if allowed else ""
+from kling_studio.redirects import safe_next
 
 
 def _get_team_for_member(request: HttpRequest, team_id: int) -> Team:
@@ -53,7 +46,7 @@ def _render_team_page(request: HttpRequest, team: Team, name_form: TeamNameForm 
 
 @require_http_methods(["GET", "POST"])
 def signup(request: HttpRequest) -> HttpResponse:
-    next_url = _safe_next(request)
+    next_url = safe_next(request)
     if request.user.is_authenticated:
         return redirect(next_url or "generations:create")
     form = UserCreationForm(request.POST or None)
@@ -137,7 +130,7 @@ def switch(request: HttpRequest) -> HttpResponse:
     if not form.is_valid():
         raise Http404("You are not in that team.")
     switch_team(request, form.cleaned_data["team"])
-    return redirect(_safe_next(request) or "generations:create")
+    return redirect(safe_next(request) or "generations:create")
 
 
 @login_required

@@ -11,13 +11,13 @@ from django.db import transaction
 from django.http import FileResponse, Http404, HttpRequest, HttpResponse, HttpResponseBase
 from django.shortcuts import redirect, render
 from django.urls import reverse
-from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 from django_htmx.http import push_url
 
 from generations.gallery import GalleryFilterForm
 from generations.models import Favourite, Generation
 from generations.views import get_generation_for_team, stop_polling_unless
+from kling_studio.redirects import safe_next
 
 BULK_LIMIT = 100
 
@@ -133,7 +133,4 @@ def _zip_response(generations: list[Generation]) -> HttpResponseBase:
 
 
 def _back(request: HttpRequest, default: str) -> HttpResponse:
-    target = request.POST.get("next") or request.GET.get("next") or ""
-    if not url_has_allowed_host_and_scheme(target, allowed_hosts={request.get_host()}):
-        target = default
-    return redirect(target)
+    return redirect(safe_next(request) or default)
