@@ -4,6 +4,16 @@ from __future__ import annotations
 
 from accounts.models import Team
 from generations.models import Generation
+from generations.rules import VideoParameters
+
+# The request body of the API document's own example.
+DOCUMENTED_EXAMPLE = VideoParameters(
+    prompt="A majestic eagle soaring through a mountain landscape at sunset",
+    negative_prompt="blurry, low quality, distorted",
+    duration="5",
+    aspect_ratio="16:9",
+    cfg_scale=0.7,
+)
 
 
 def make_generation(user, team: Team | None = None, **fields) -> Generation:

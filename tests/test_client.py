@@ -24,14 +24,9 @@ from generations.gmi import (
 from generations.rules import MODEL_ID, InvalidParameters, VideoParameters
 from kling_studio.localservices import free_port
 from tests.conftest import wait_for
+from tests.factories import DOCUMENTED_EXAMPLE
 
-EAGLE = VideoParameters(
-    prompt="A majestic eagle soaring through a mountain landscape at sunset",
-    negative_prompt="blurry, low quality, distorted",
-    duration="5",
-    aspect_ratio="16:9",
-    cfg_scale=0.7,
-)
+EAGLE = DOCUMENTED_EXAMPLE
 
 
 def follow(client: GMIClient, request_id: str) -> tuple[RemoteRequest, set[RemoteStatus]]:

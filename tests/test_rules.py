@@ -1,18 +1,12 @@
 import pytest
 
 from generations.rules import InvalidParameters, VideoParameters
+from tests.factories import DOCUMENTED_EXAMPLE
 
 
 def test_it_accepts_the_documented_example():
-    parameters = VideoParameters(
-        prompt="A majestic eagle soaring through a mountain landscape at sunset",
-        negative_prompt="blurry, low quality, distorted",
-        duration="5",
-        aspect_ratio="16:9",
-        cfg_scale=0.7,
-    )
-    assert parameters.errors() == {}
-    assert parameters.as_payload()["cfg_scale"] == 0.7
+    assert DOCUMENTED_EXAMPLE.errors() == {}
+    assert DOCUMENTED_EXAMPLE.as_payload()["cfg_scale"] == 0.7
 
 
 def test_its_defaults_are_the_documented_defaults():
