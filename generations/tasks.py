@@ -168,7 +168,10 @@ def store_outcome(generation: Generation, outcome: Outcome | None) -> None:
         logger.warning("Downloading generation %s failed (%s); trying again", generation.pk, exc)
         schedule_poll(generation.pk, next_poll_interval(generation))
         return
-    generation.succeed(video_name, thumbnail_name)
+    if not generation.succeed(video_name, thumbnail_name):
+        # Deleted, or ended (say, by its deadline) while the files were on their way.
+        for name in filter(None, (video_name, thumbnail_name)):
+            default_storage.delete(name)
 
 
 def download_into_storage(client: GMIClient, url: str, generation: Generation, filename: str) -> str:

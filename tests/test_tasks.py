@@ -19,6 +19,7 @@ from generations.tasks import (
     next_poll_interval,
     poll_generation,
     recover_stalled_generations,
+    store_outcome,
     submit_generation,
 )
 from tests import factories
@@ -216,6 +217,19 @@ def test_a_remote_failure_or_cancellation_ends_with_its_reason(studio_api, make_
     assert generation.status == status
     assert generation.failure_reason
     assert not generation.video
+
+
+def test_files_of_a_generation_that_ended_meanwhile_are_not_kept(studio_api, make_generation, media_root):
+    generation = make_generation(prompt="deleted while downloading")
+    submit_generation(generation.pk)
+    generation.refresh_from_db()
+    client = GMIClient.from_settings()
+    remote = wait_for(lambda: (r := client.get_request(generation.request_id)).outcome and r, message="the outcome")
+    generation.fail("The person deleted it")  # what a deletion or the deadline does meanwhile
+    store_outcome(generation, remote.outcome)
+    assert not (media_root / "generations" / str(generation.pk)).exists() or not any(
+        (media_root / "generations" / str(generation.pk)).iterdir()
+    )
 
 
 def test_a_poll_error_keeps_polling(studio_api, make_generation):
