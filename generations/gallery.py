@@ -92,9 +92,13 @@ class GalleryFilterForm(forms.Form):
             self.add_error("created_to", "The end date is before the start date.")
         return cleaned
 
+    def _valid_values(self) -> dict:
+        """The filters to apply: all of them when the form is valid, else none."""
+        return self.cleaned_data if self.is_bound and self.is_valid() else {}
+
     def filtered(self) -> GenerationQuerySet:
         """The team's generations that pass the valid filters, newest first."""
-        values = self.cleaned_data if self.is_bound and self.is_valid() else {}
+        values = self._valid_values()
         generations = Generation.objects.for_team(self.team)
         if text := values.get("q"):
             generations = generations.search(text)
@@ -117,8 +121,7 @@ class GalleryFilterForm(forms.Form):
 
     def page(self, size: int = PAGE_SIZE) -> GalleryPage:
         generations = self.filtered()
-        cursor = self.cleaned_data.get("cursor") if self.is_bound and self.is_valid() else None
-        if cursor:
+        if cursor := self._valid_values().get("cursor"):
             generations = generations.older_than(cursor.created_at, cursor.pk)
         rows = list(generations.select_related("created_by").with_favourite_of(self.user)[: size + 1])
         items, more = rows[:size], len(rows) > size

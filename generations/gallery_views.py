@@ -42,7 +42,7 @@ def gallery(request: HttpRequest) -> HttpResponse:
 @require_GET
 def gallery_live(request: HttpRequest) -> HttpResponse:
     """One request refreshes every unfinished card on the page; it stops when none are."""
-    ids = [int(value) for value in request.GET.getlist("id") if value.isdigit()][:200]
+    ids = _ids(request.GET.getlist("id"))[:200]
     cards = list(
         Generation.objects.for_team(request.team)
         .filter(pk__in=ids)
@@ -92,7 +92,7 @@ def delete(request: HttpRequest, pk: int) -> HttpResponse:
 @login_required
 @require_POST
 def bulk(request: HttpRequest) -> HttpResponseBase:
-    ids = [int(value) for value in request.POST.getlist("ids") if value.isdigit()]
+    ids = _ids(request.POST.getlist("ids"))
     selected = list(Generation.objects.for_team(request.team).filter(pk__in=ids[:BULK_LIMIT]).newest_first())
     back = _back(request, reverse("generations:gallery"))
     if not selected:
@@ -130,6 +130,10 @@ def _zip_response(generations: list[Generation]) -> HttpResponseBase:
                     entry.write(chunk)
     archive.seek(0)
     return FileResponse(archive, as_attachment=True, filename=f"kling-studio-{len(generations)}-videos.zip")
+
+
+def _ids(values: list[str]) -> list[int]:
+    return [int(value) for value in values if value.isdigit()]
 
 
 def _back(request: HttpRequest, default: str) -> HttpResponse:

@@ -8,7 +8,6 @@ else is done with it, so no generation is ever sent to the paid API twice.
 from __future__ import annotations
 
 import uuid
-from dataclasses import asdict
 from datetime import datetime, timedelta
 
 from django.conf import settings
@@ -52,10 +51,10 @@ class GenerationQuerySet(models.QuerySet["Generation"]):
         return self
 
     def with_favourite_of(self, user) -> GenerationQuerySet:
-        return self.annotate(is_favourite=Exists(Favourite.objects.filter(user=user, generation=OuterRef("pk"))))
+        return self.annotate(is_favourite=_favourited_by(user))
 
     def favourites_of(self, user) -> GenerationQuerySet:
-        return self.filter(Exists(Favourite.objects.filter(user=user, generation=OuterRef("pk"))))
+        return self.filter(_favourited_by(user))
 
     def claim_for_submit(self, pk: int) -> Generation | None:
         """Take the generation for sending, or None if another worker has it or it is sent.
@@ -94,8 +93,7 @@ class GenerationQuerySet(models.QuerySet["Generation"]):
 
     def create_imported(self, remote: RemoteRequest, *, team, created_by) -> Generation:
         """A generation for a request made outside the studio, as the service reports it."""
-        defaults = asdict(rules.VideoParameters())
-        values = {key: remote.payload.get(key, default) for key, default in defaults.items()}
+        values = rules.payload_values(remote.payload)
         try:
             values["cfg_scale"] = float(values["cfg_scale"])
         except (TypeError, ValueError):
@@ -136,7 +134,11 @@ class GenerationQuerySet(models.QuerySet["Generation"]):
 
     def past_deadline(self, now: datetime) -> GenerationQuerySet:
         deadline = now - timedelta(seconds=settings.GENERATION_DEADLINE)
-        return self.filter(status__in=Generation.UNFINISHED, created_at__lt=deadline)
+        return self.unfinished().filter(created_at__lt=deadline)
+
+
+def _favourited_by(user) -> Exists:
+    return Exists(Favourite.objects.filter(user=user, generation=OuterRef("pk")))
 
 
 def _video_path(generation: Generation, filename: str) -> str:
@@ -280,8 +282,7 @@ class Generation(models.Model):
     def matches(self, remote: RemoteRequest) -> bool:
         """Whether `remote` is the request this generation would have sent."""
         sent = self.parameters.as_payload()
-        defaults = asdict(rules.VideoParameters())
-        got = {key: remote.payload.get(key, default) for key, default in defaults.items()}
+        got = rules.payload_values(remote.payload)
         try:
             same_cfg = abs(float(got.pop("cfg_scale")) - sent.pop("cfg_scale")) < 1e-6
         except (TypeError, ValueError):

@@ -8,6 +8,7 @@ mistake here is caught by it rather than copied into it.
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass
 from typing import Any
 
@@ -50,6 +51,11 @@ class VideoParameters:
     def as_payload(self) -> dict[str, Any]:
         """The request body's `payload`, after checking it against the contract."""
         return asdict(self.validated())
+
+
+def payload_values(payload: Mapping[str, Any]) -> dict[str, Any]:
+    """A payload's parameters as sent, with the documented default for any it leaves out."""
+    return {key: payload.get(key, default) for key, default in asdict(VideoParameters()).items()}
 
 
 def parameter_errors(values: dict[str, Any]) -> dict[str, str]:
