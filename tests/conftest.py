@@ -166,6 +166,11 @@ def celery_worker(worker_factory) -> Worker:
     return worker_factory()
 
 
+def submissions(api: EmulatorProcess, prompt: str) -> int:
+    """How many times the emulator was asked to make a video of `prompt`."""
+    return api.state()["submissions_by_prompt"].get(prompt, 0)
+
+
 def wait_for(condition: Callable[[], object], timeout: float = 60, message: str = "condition") -> object:
     deadline = time.monotonic() + timeout
     while True:

@@ -15,7 +15,7 @@ from django.utils import timezone
 
 from generations.models import Generation
 from generations.tasks import recover_stalled_generations, submit_generation
-from tests.conftest import wait_for
+from tests.conftest import submissions, wait_for
 from tests.factories import make_generation
 
 pytestmark = [pytest.mark.integration, pytest.mark.django_db(transaction=True)]
@@ -39,10 +39,6 @@ def finished(generation: Generation, timeout: float = 90) -> Generation:
 
     wait_for(final, timeout=timeout, message=f"generation {generation.pk} ({generation.prompt!r}) to finish")
     return generation
-
-
-def submissions(api, prompt: str) -> int:
-    return api.state()["submissions_by_prompt"].get(prompt, 0)
 
 
 def test_every_shape_and_length_reaches_success_with_stored_files(studio_api, celery_worker, ada):

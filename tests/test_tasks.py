@@ -24,7 +24,7 @@ from generations.tasks import (
     submit_generation,
 )
 from tests import factories
-from tests.conftest import wait_for
+from tests.conftest import submissions, wait_for
 
 pytestmark = pytest.mark.django_db
 
@@ -37,10 +37,6 @@ def make_generation(django_user_model):
         return factories.make_generation(user, prompt=prompt, **fields)
 
     return make
-
-
-def submissions(api, prompt: str) -> int:
-    return api.state()["submissions_by_prompt"].get(prompt, 0)
 
 
 def poll_until_final(generation: Generation, timeout: float = 60) -> Generation:
