@@ -16,7 +16,7 @@ class GenerationAdmin(admin.ModelAdmin):
     readonly_fields = [
         "request_id", "remote_created_at", "remote_updated_at", "remote_queued_at", "video_url", "thumbnail_url",
         "claimed_at", "submitted_at", "processing_at", "finished_at", "claim_expires_at", "submit_attempts",
-        "poll_token", "next_poll_at", "poll_count",
+        "lease_token", "next_poll_at", "poll_count", "store_attempts",
     ]  # fmt: skip
     show_full_result_count = False  # counting a big table on every page is slow
 

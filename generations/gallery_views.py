@@ -8,15 +8,16 @@ import zipfile
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.db import transaction
-from django.http import FileResponse, Http404, HttpRequest, HttpResponse, HttpResponseBase
+from django.http import Http404, HttpRequest, HttpResponse, HttpResponseBase
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 from django_htmx.http import push_url
 
 from generations.gallery import GalleryFilterForm
+from generations.media import stream_response
 from generations.models import Favourite, Generation
-from generations.views import get_generation_for_team, stop_polling_unless
+from generations.views import get_generation_for_team, ids_in
 from kling_studio.redirects import safe_next
 
 BULK_LIMIT = 100
@@ -39,23 +40,6 @@ def gallery(request: HttpRequest) -> HttpResponse:
 
 
 @login_required
-@require_GET
-def gallery_live(request: HttpRequest) -> HttpResponse:
-    """One request refreshes every unfinished card on the page; it stops when none are."""
-    ids = _ids(request.GET.getlist("id"))[:200]
-    cards = list(
-        Generation.objects.for_team(request.team)
-        .filter(pk__in=ids)
-        .select_related("created_by")
-        .with_favourite_of(request.user)
-        .newest_first()
-    )
-    live_ids = [generation.pk for generation in cards if generation.is_in_progress]
-    response = render(request, "generations/partials/gallery_live.html", {"cards": cards, "live_ids": live_ids})
-    return stop_polling_unless(response, bool(live_ids))
-
-
-@login_required
 @require_POST
 def favourite(request: HttpRequest, pk: int) -> HttpResponse:
     generation = get_generation_for_team(request, pk)
@@ -72,9 +56,10 @@ def favourite(request: HttpRequest, pk: int) -> HttpResponse:
 @require_GET
 def download(request: HttpRequest, pk: int) -> HttpResponseBase:
     generation = get_generation_for_team(request, pk)
-    if not generation.video:
+    if not generation.video or not generation.video.storage.exists(generation.video.name):
         raise Http404("This generation has no video yet")
-    return FileResponse(generation.video.open("rb"), as_attachment=True, filename=generation.download_filename)
+    video = generation.video
+    return stream_response(request, video.open("rb"), video.size, "video/mp4", attachment=generation.download_filename)
 
 
 @login_required
@@ -92,7 +77,7 @@ def delete(request: HttpRequest, pk: int) -> HttpResponse:
 @login_required
 @require_POST
 def bulk(request: HttpRequest) -> HttpResponseBase:
-    ids = _ids(request.POST.getlist("ids"))
+    ids = ids_in(request.POST.getlist("ids"))
     selected = list(Generation.objects.for_team(request.team).filter(pk__in=ids[:BULK_LIMIT]).newest_first())
     back = _back(request, reverse("generations:gallery"))
     if not selected:
@@ -114,12 +99,12 @@ def bulk(request: HttpRequest) -> HttpResponseBase:
         messages.success(request, f"Deleted {len(selected)} generations and their files.")
         return back
     if action == "download":
-        return _zip_response([generation for generation in selected if generation.video])
+        return _zip_response(request, [generation for generation in selected if generation.video])
     messages.error(request, "Choose what to do with the selection.")
     return back
 
 
-def _zip_response(generations: list[Generation]) -> HttpResponseBase:
+def _zip_response(request: HttpRequest, generations: list[Generation]) -> HttpResponseBase:
     if not generations:
         raise Http404("None of the selected generations has a video yet")
     archive = tempfile.SpooledTemporaryFile(max_size=32 * 1024 * 1024)  # noqa: SIM115 - the response closes it
@@ -128,12 +113,9 @@ def _zip_response(generations: list[Generation]) -> HttpResponseBase:
             with generation.video.open("rb") as video, bundle.open(generation.download_filename, "w") as entry:
                 while chunk := video.read(1024 * 1024):
                     entry.write(chunk)
-    archive.seek(0)
-    return FileResponse(archive, as_attachment=True, filename=f"kling-studio-{len(generations)}-videos.zip")
-
-
-def _ids(values: list[str]) -> list[int]:
-    return [int(value) for value in values if value.isdigit()]
+    size = archive.tell()
+    name = f"kling-studio-{len(generations)}-videos.zip"
+    return stream_response(request, archive, size, "application/zip", attachment=name)
 
 
 def _back(request: HttpRequest, default: str) -> HttpResponse:

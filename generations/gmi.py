@@ -71,6 +71,19 @@ class TransientError(GMIError):
     retryable = True
 
 
+def describe(exc: GMIError) -> str:
+    """The reason a person reads on the generation's card."""
+    if isinstance(exc, AuthenticationError):
+        return "The video service refused the studio's API key; an administrator needs to check it."
+    if isinstance(exc, NotFoundError):
+        return "The video service no longer knows this request."
+    if isinstance(exc, RateLimitedError):
+        return "The video service's rate limit for this organisation was reached."
+    if exc.retryable:
+        return f"The video service could not be reached: {exc.message}."
+    return f"The video service rejected the request: {exc.message}"
+
+
 class RemoteStatus(enum.StrEnum):
     QUEUED = "queued"
     PROCESSING = "processing"
@@ -200,9 +213,11 @@ class GMIClient:
         org_id: str = "",
         connect_timeout: float = 5.0,
         read_timeout: float = 30.0,
+        download_timeout: float = 120.0,
     ):
         self.base_url = base_url.rstrip("/")
         self.timeout = (connect_timeout, read_timeout)
+        self.download_timeout = download_timeout
         self._api_key = api_key
         self._session = requests.Session()
         self._session.headers["User-Agent"] = USER_AGENT
@@ -223,6 +238,7 @@ class GMIClient:
             org_id=settings.GMI_ORG_ID,
             connect_timeout=settings.GMI_CONNECT_TIMEOUT,
             read_timeout=settings.GMI_READ_TIMEOUT,
+            download_timeout=settings.GMI_DOWNLOAD_TIMEOUT,
         )
 
     # The five documented endpoints.
@@ -240,7 +256,13 @@ class GMIClient:
             data = next((data[k] for k in ("requests", "data", "items", "results") if k in data), None)
         if not isinstance(data, list):
             raise TransientError(f"Expected a list of requests from the API, got {_preview(data)}")
-        return [RemoteRequest.from_json(item) for item in data]
+        requests_ = []
+        for item in data:
+            try:
+                requests_.append(RemoteRequest.from_json(item))
+            except TransientError:  # one odd entry must not hide all the others
+                logger.warning("Skipped an entry of the request list that is not a request: %s", _preview(item))
+        return requests_
 
     def get_model(self, model_id: str = MODEL_ID) -> dict[str, Any]:
         data = self._call("GET", f"/models/{quote(model_id, safe='')}")
@@ -258,9 +280,10 @@ class GMIClient:
     # Outcome files live on plain storage links, not behind the API: no key is sent there.
 
     def download(self, url: str, destination: IO[bytes], *, max_bytes: int) -> int:
-        """Stream `url` into `destination`; returns the number of bytes written."""
+        """Stream `url` into `destination` within the download time limit; returns the bytes written."""
         if urlsplit(url).scheme not in ("http", "https"):
             raise DownloadRefused(f"Refusing to download {url[:80]!r}: only http(s) links are fetched")
+        give_up_at = time.monotonic() + self.download_timeout
         try:
             with requests.get(url, stream=True, timeout=self.timeout, headers={"User-Agent": USER_AGENT}) as response:
                 if response.status_code != 200:
@@ -269,13 +292,18 @@ class GMIClient:
                 if declared.isdigit() and int(declared) > max_bytes:
                     raise DownloadRefused(f"The file is {int(declared):,} bytes; the cap is {max_bytes:,}")
                 written = 0
-                for chunk in response.iter_content(chunk_size=256 * 1024):
+                # read1 returns what one read of the socket gives, so a server that drips
+                # bytes cannot hold the download past its time limit.
+                while chunk := response.raw.read1(256 * 1024, decode_content=True):
                     written += len(chunk)
                     if written > max_bytes:
                         raise DownloadRefused(f"The file is over the {max_bytes:,} byte cap")
+                    if time.monotonic() > give_up_at:
+                        raise TransientError(f"The download took longer than {self.download_timeout:g} s")
                     destination.write(chunk)
-                if declared.isdigit() and written != int(declared):
-                    raise TransientError(f"The download ended after {written:,} of {int(declared):,} bytes")
+                received = response.raw.tell()  # as sent, before any Content-Encoding is undone
+                if declared.isdigit() and received != int(declared):
+                    raise TransientError(f"The download ended after {received:,} of {int(declared):,} bytes")
                 return written
         except requests.RequestException as exc:
             raise TransientError(f"Could not download the file: {type(exc).__name__}") from exc
@@ -295,8 +323,15 @@ class GMIClient:
             raise TransientError(f"The video service did not answer in time ({method} {path})") from exc
         except requests.RequestException as exc:
             raise TransientError(f"Could not reach the video service: {type(exc).__name__}") from exc
-        logger.info(
-            "GMI %s %s -> %s in %.0f ms", method, path, response.status_code, (time.monotonic() - started) * 1000
+        logger.log(
+            logging.DEBUG
+            if method == "GET" and response.status_code < 400
+            else logging.INFO,  # the tick's, every second
+            "GMI %s %s -> %s in %.0f ms",
+            method,
+            path,
+            response.status_code,
+            (time.monotonic() - started) * 1000,
         )
         if response.status_code >= 400:
             raise self._error_for(response)

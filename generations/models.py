@@ -13,132 +13,13 @@ from datetime import datetime, timedelta
 from django.conf import settings
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models, transaction
-from django.db.models import Exists, F, OuterRef, Q
-from django.db.models.functions import Coalesce
+from django.db.models import F
 from django.utils import timezone
 from django.utils.text import slugify
 
-from generations import rules
-from generations.gmi import RemoteRequest, RemoteStatus
-
-
-class GenerationQuerySet(models.QuerySet["Generation"]):
-    def for_team(self, team) -> GenerationQuerySet:
-        return self.filter(team=team)
-
-    def at_service(self) -> GenerationQuerySet:
-        return self.filter(status__in=Generation.AT_SERVICE)
-
-    def unfinished(self) -> GenerationQuerySet:
-        return self.filter(status__in=Generation.UNFINISHED)
-
-    def newest_first(self) -> GenerationQuerySet:
-        return self.order_by("-created_at", "-pk")
-
-    def older_than(self, created_at: datetime, pk: int) -> GenerationQuerySet:
-        """Keyset paging: everything after (created_at, pk) in newest-first order.
-
-        The plain `created_at <= cursor` bound lets the index seek straight to the cursor;
-        the OR that breaks ties alone would only filter rows read from the start.
-        """
-        ties_broken = Q(created_at__lt=created_at) | Q(created_at=created_at, pk__lt=pk)
-        return self.filter(ties_broken, created_at__lte=created_at)
-
-    def search(self, text: str) -> GenerationQuerySet:
-        """Every word must appear in the prompt or the negative prompt."""
-        for word in text.split():
-            self = self.filter(Q(prompt__icontains=word) | Q(negative_prompt__icontains=word))
-        return self
-
-    def with_favourite_of(self, user) -> GenerationQuerySet:
-        return self.annotate(is_favourite=_favourited_by(user))
-
-    def favourites_of(self, user) -> GenerationQuerySet:
-        return self.filter(_favourited_by(user))
-
-    def claim_for_submit(self, pk: int) -> Generation | None:
-        """Take the generation for sending, or None if another worker has it or it is sent.
-
-        A claim is a lease: one whose worker died (no request id when the lease ran out)
-        can be claimed again, and that retry looks for the request it may have sent.
-        """
-        now = timezone.now()
-        claimable = Q(status=Generation.Status.PENDING) | Q(
-            status=Generation.Status.SUBMITTING, request_id__isnull=True, claim_expires_at__lt=now
-        )
-        claimed = self.filter(claimable, pk=pk).update(
-            status=Generation.Status.SUBMITTING,
-            claimed_at=Coalesce(F("claimed_at"), now),
-            claim_expires_at=now + timedelta(seconds=settings.GENERATION_SUBMIT_LEASE),
-            submit_attempts=F("submit_attempts") + 1,
-        )
-        return self.get(pk=pk) if claimed == 1 else None
-
-    def claim_poll(self, pk: int, token: str) -> Generation | None:
-        """Take the poll armed with `token`; a duplicate or stale poll task gets None."""
-        if not token or self.filter(pk=pk, poll_token=token).update(poll_token="") != 1:
-            return None
-        generation = self.get(pk=pk)
-        return generation if generation.request_id and generation.is_in_progress else None
-
-    def arm_poll(self, pk: int, countdown: float) -> str | None:
-        """Record the next poll of an in-progress generation; returns its token."""
-        token = uuid.uuid4().hex
-        armed = (
-            self.at_service()
-            .filter(pk=pk, request_id__isnull=False)
-            .update(poll_token=token, next_poll_at=timezone.now() + timedelta(seconds=countdown))
-        )
-        return token if armed == 1 else None
-
-    def create_imported(self, remote: RemoteRequest, *, team, created_by) -> Generation:
-        """A generation for a request made outside the studio, as the service reports it."""
-        values = rules.payload_values(remote.payload)
-        try:
-            values["cfg_scale"] = float(values["cfg_scale"])
-        except (TypeError, ValueError):
-            values["cfg_scale"] = rules.CFG_SCALE_DEFAULT
-        generation = self.create(
-            team=team,
-            created_by=created_by,
-            model_id=remote.model,
-            request_id=remote.request_id,
-            status=Generation.Status.QUEUED,
-            prompt=str(values["prompt"]),
-            negative_prompt=str(values["negative_prompt"]),
-            duration=str(values["duration"]),
-            aspect_ratio=str(values["aspect_ratio"]),
-            cfg_scale=values["cfg_scale"],
-            created_at=remote.created_at or timezone.now(),
-            submitted_at=remote.created_at or timezone.now(),
-        )
-        generation.apply_remote(remote)
-        return generation
-
-    def stalled_submissions(self, now: datetime) -> GenerationQuerySet:
-        """Never sent although they should have been: a lost task or a dead worker."""
-        lost = now - timedelta(seconds=settings.GENERATION_SUBMIT_LEASE)
-        return self.filter(
-            Q(status=Generation.Status.PENDING, created_at__lt=lost)
-            | Q(status=Generation.Status.SUBMITTING, request_id__isnull=True, claim_expires_at__lt=now)
-        )
-
-    def stalled_polls(self, now: datetime) -> GenerationQuerySet:
-        """Sent and unfinished, but their next poll is long overdue: the task was lost."""
-        grace = timedelta(seconds=settings.GENERATION_POLL_MAX_INTERVAL * 2 + 60)
-        return (
-            self.at_service()
-            .filter(request_id__isnull=False)
-            .filter(Q(next_poll_at__lt=now - grace) | Q(next_poll_at__isnull=True, submitted_at__lt=now - grace))
-        )
-
-    def past_deadline(self, now: datetime) -> GenerationQuerySet:
-        deadline = now - timedelta(seconds=settings.GENERATION_DEADLINE)
-        return self.unfinished().filter(created_at__lt=deadline)
-
-
-def _favourited_by(user) -> Exists:
-    return Exists(Favourite.objects.filter(user=user, generation=OuterRef("pk")))
+from generations import live, rules
+from generations.gmi import Outcome, RemoteRequest, RemoteStatus
+from generations.querysets import GenerationQuerySet, next_refresh_after
 
 
 def _video_path(generation: Generation, filename: str) -> str:
@@ -208,9 +89,12 @@ class Generation(models.Model):
     # Worker bookkeeping.
     claim_expires_at = models.DateTimeField(null=True, blank=True)
     submit_attempts = models.PositiveSmallIntegerField(default=0)
-    poll_token = models.CharField(max_length=32, blank=True)
+    # Who holds the row now: a tick refreshing it, or a task storing its files. A hold ends at
+    # `next_poll_at`; from then on the row is due for a refresh, whoever held it.
+    lease_token = models.CharField(max_length=32, blank=True)
     next_poll_at = models.DateTimeField(null=True, blank=True)
     poll_count = models.PositiveIntegerField(default=0)
+    store_attempts = models.PositiveSmallIntegerField(default=0)
 
     objects = GenerationQuerySet.as_manager()
 
@@ -252,6 +136,14 @@ class Generation(models.Model):
     def frame_size(self) -> tuple[int, int]:
         return rules.FRAME_SIZES[self.aspect_ratio]
 
+    @property
+    def is_past_deadline(self) -> bool:
+        return self.elapsed() > timedelta(seconds=settings.GENERATION_DEADLINE)
+
+    def fail_past_deadline(self) -> bool:
+        minutes = settings.GENERATION_DEADLINE / 60
+        return self.fail(f"The video was not ready within {minutes:g} minutes, so the studio stopped waiting.")
+
     def elapsed(self, now: datetime | None = None) -> timedelta:
         return (self.finished_at or now or timezone.now()) - self.created_at
 
@@ -289,65 +181,121 @@ class Generation(models.Model):
             return False
         return remote.model == self.model_id and same_cfg and got == sent
 
-    # Transitions. Each is a conditional UPDATE and says whether it happened.
+    # Transitions. Each is a conditional UPDATE and says whether it happened; one that holds
+    # a lease (`token`) happens only while the row is still held with that token.
 
-    def _transition(self, allowed_from, **changes) -> bool:
-        updated = Generation.objects.filter(pk=self.pk, status__in=allowed_from).update(**changes)
-        if updated == 1:
+    def _transition(self, allowed_from, *, token: str | None = None, **changes) -> bool:
+        rows = Generation.objects.filter(pk=self.pk, status__in=allowed_from)
+        if token is not None:
+            rows = rows.filter(lease_token=token)
+        updated = rows.update(**changes) == 1
+        if updated:
             for name, value in changes.items():
-                setattr(self, name, value)
-        return updated == 1
+                if not hasattr(value, "resolve_expression"):  # F() counters stay as the database has them
+                    setattr(self, name, value)
+            if "status" in changes:
+                live.announce(self)
+        return updated
 
     def record_submission(self, remote: RemoteRequest) -> bool:
-        """Save the remote request id, first, before anything else uses it."""
+        """Save the remote request id, first, before anything else uses it; the tick follows it next."""
         now = timezone.now()
-        saved = (
-            Generation.objects.filter(pk=self.pk, status=self.Status.SUBMITTING, request_id__isnull=True).update(
-                request_id=remote.request_id, status=self.Status.QUEUED, submitted_at=now, claim_expires_at=None
-            )
-            == 1
-        )
-        if saved:
-            self.request_id, self.status, self.submitted_at = remote.request_id, self.Status.QUEUED, now
-            self.apply_remote(remote)
-        return saved
+        changes = {
+            "request_id": remote.request_id,
+            "status": self.Status.QUEUED,
+            "submitted_at": now,
+            "claim_expires_at": None,
+            "next_poll_at": next_refresh_after(now),
+        }
+        saved = Generation.objects.filter(pk=self.pk, status=self.Status.SUBMITTING, request_id__isnull=True)
+        if saved.update(**changes) != 1:
+            return False
+        for name, value in changes.items():
+            setattr(self, name, value)
+        live.announce(self)
+        self.apply_remote(remote)
+        return True
+
+    def remote_changes(self, remote: RemoteRequest) -> dict:
+        """What the service's answer changes here: its clock, and queued or processing.
+
+        Success reads as processing until the files are stored; a failure or cancellation is
+        for `fail`. An answer that says nothing new gives an empty dict.
+        """
+        changes: dict = {}
+        for name in ("created_at", "updated_at", "queued_at"):
+            value = getattr(remote, name)
+            if value and value != getattr(self, f"remote_{name}"):
+                changes[f"remote_{name}"] = value
+        status = self.status
+        if remote.status == RemoteStatus.QUEUED:
+            status = self.Status.QUEUED
+        elif remote.status in (RemoteStatus.PROCESSING, RemoteStatus.SUCCESS):
+            status = self.Status.PROCESSING
+            if not self.processing_at:
+                changes["processing_at"] = timezone.now()
+        if status != self.status:
+            changes["status"] = status
+        return changes
 
     def apply_remote(self, remote: RemoteRequest) -> None:
-        """Take in what the service says. Success is only final once the files are stored."""
-        now = timezone.now()
-        changes: dict = {
-            "remote_created_at": remote.created_at or self.remote_created_at,
-            "remote_updated_at": remote.updated_at or self.remote_updated_at,
-            "remote_queued_at": remote.queued_at or self.remote_queued_at,
-            "poll_count": self.poll_count + 1,
-        }
-        if remote.status == RemoteStatus.QUEUED:
-            changes["status"] = self.Status.QUEUED
-        elif remote.status in (RemoteStatus.PROCESSING, RemoteStatus.SUCCESS):
-            changes["status"] = self.Status.PROCESSING
-            changes["processing_at"] = self.processing_at or now
+        """Take in what the service says, outside a tick: just after sending, or on import."""
+        changes = self.remote_changes(remote)
         if remote.outcome:
-            changes["video_url"] = remote.outcome.video_url
-            changes["thumbnail_url"] = remote.outcome.thumbnail_url
-        self._transition(self.AT_SERVICE, **changes)
-        if remote.status == RemoteStatus.FAILED:
-            self.fail(remote.error or "The video service reported that the generation failed.")
-        elif remote.status == RemoteStatus.CANCELLED:
-            self.fail(remote.error or "The request was cancelled by the video service.", self.Status.CANCELLED)
+            changes.update(video_url=remote.outcome.video_url, thumbnail_url=remote.outcome.thumbnail_url)
+        if changes:
+            self._transition(self.AT_SERVICE, **changes)
+        if remote.status in (RemoteStatus.FAILED, RemoteStatus.CANCELLED):
+            self.fail_as_reported(remote)
 
-    def fail(self, reason: str, status: str = Status.FAILED) -> bool:
+    def fail_as_reported(self, remote: RemoteRequest) -> bool:
+        if remote.status == RemoteStatus.CANCELLED:
+            return self.fail(remote.error or "The request was cancelled by the video service.", self.Status.CANCELLED)
+        return self.fail(remote.error or "The video service reported that the generation failed.")
+
+    def refreshed(self, token: str, next_poll_at: datetime, changes: dict) -> bool:
+        """A tick's refresh found news: record it, and make the row due again."""
         return self._transition(
-            self.UNFINISHED, status=status, failure_reason=reason, finished_at=timezone.now(), poll_token=""
-        )
+            self.AT_SERVICE, token=token, lease_token="", next_poll_at=next_poll_at, poll_count=F("poll_count") + 1,
+            **changes,
+        )  # fmt: skip
 
-    def succeed(self, video_name: str, thumbnail_name: str) -> bool:
+    def hold_for_store(self, token: str, outcome: Outcome, changes: dict) -> str | None:
+        """The service finished: hold the row for storing its files; returns the store's token."""
+        store_token = uuid.uuid4().hex
+        held = self._transition(
+            self.AT_SERVICE,
+            token=token,
+            lease_token=store_token,
+            next_poll_at=timezone.now() + timedelta(seconds=settings.GENERATION_STORE_LEASE),
+            video_url=outcome.video_url,
+            thumbnail_url=outcome.thumbnail_url,
+            poll_count=F("poll_count") + 1,
+            **changes,
+        )
+        return store_token if held else None
+
+    def retry_store(self, token: str, next_poll_at: datetime) -> bool:
+        """Storing failed: forget the links (they may have expired) and refresh for new ones."""
+        return self._transition(
+            self.AT_SERVICE, token=token, lease_token="", next_poll_at=next_poll_at, video_url="", thumbnail_url="",
+            store_attempts=F("store_attempts") + 1,
+        )  # fmt: skip
+
+    def succeed(self, token: str, video_name: str, thumbnail_name: str) -> bool:
         return self._transition(
             self.AT_SERVICE,
+            token=token,
             status=self.Status.SUCCESS,
             video=video_name,
             thumbnail=thumbnail_name,
             finished_at=timezone.now(),
-            poll_token="",
+            lease_token="",
+        )
+
+    def fail(self, reason: str, status: str = Status.FAILED) -> bool:
+        return self._transition(
+            self.UNFINISHED, status=status, failure_reason=reason, finished_at=timezone.now(), lease_token=""
         )
 
     def release_claim(self) -> None:

@@ -6,7 +6,6 @@ from django.db import transaction
 from django.http import HttpRequest, HttpResponse, HttpResponseBase
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
-from django_htmx.http import HttpResponseStopPolling
 
 from generations.forms import GenerationForm
 from generations.media import ranged_file_response
@@ -32,11 +31,9 @@ def _start(request: HttpRequest, form: GenerationForm) -> Generation:
     return generation
 
 
-def stop_polling_unless(response: HttpResponse, still_changing: bool) -> HttpResponse:
-    """A poller whose subject is final answers 286, which tells htmx to stop polling."""
-    if not still_changing:
-        response.status_code = HttpResponseStopPolling.status_code
-    return response
+def ids_in(values: list[str]) -> list[int]:
+    """The generation ids in a request's values; anything that is not one is left out."""
+    return [int(value) for value in values if value.isascii() and value.isdigit() and len(value) <= 18]
 
 
 def _studio_context(request: HttpRequest, form: GenerationForm, **extra) -> dict:
@@ -80,18 +77,9 @@ def retry(request: HttpRequest, pk: int) -> HttpResponse:
         return redirect("generations:remix", pk=original.pk)
     generation = _start(request, form)
     if request.htmx:
-        return render(request, "generations/partials/generation_card.html", {"generation": generation})
+        return render(request, "generations/partials/generation_card.html", {"generation": generation, "fresh": True})
     messages.success(request, "Trying again with the same parameters.")
     return redirect("generations:create")
-
-
-@login_required
-@require_GET
-def card(request: HttpRequest, pk: int) -> HttpResponseBase:
-    generation = get_generation_for_team(request, pk)
-    context = {"generation": generation, "on_detail": request.GET.get("on") == "detail"}
-    response = render(request, "generations/partials/generation_card.html", context)
-    return stop_polling_unless(response, generation.is_in_progress or not request.htmx)
 
 
 @login_required

@@ -72,6 +72,7 @@ def build_parser() -> argparse.ArgumentParser:
     add("--rate-limit", int, 0, "at most N API requests per --rate-window, then 429 with Retry-After; 0 = unlimited")
     add("--rate-window", _non_negative, 60.0, "rate limit window in seconds")
     add("--latency", _non_negative, 0.0, "seconds added to every API response, after the request is handled")
+    add("--list-limit", int, 0, "the list endpoint returns at most this many requests, newest first; 0 = all")
     add("--seed", int, None, "seed for the random fates and injected errors")
     styles = "documented: video_url and 'processing'; live: media_urls and 'dispatched'"
     add("--outcome-style", str, "documented", styles, choices=OUTCOME_STYLES)
@@ -95,6 +96,7 @@ def settings_from_args(argv: Sequence[str] | None = None) -> Settings:
                 "rate_limit": args.rate_limit,
                 "rate_window": args.rate_window,
                 "latency": args.latency,
+                "list_limit": args.list_limit,
                 "outcome_style": args.outcome_style,
             }
         )

@@ -29,6 +29,7 @@ class FaultConfig:
     rate_limit: int = 0  # at most this many API requests per rate_window; 0 = unlimited
     rate_window: float = 60.0
     latency: float = 0.0
+    list_limit: int = 0  # the list endpoint shows at most this many requests, newest first; 0 = all
     outcome_style: str = "documented"
 
     def as_dict(self) -> dict[str, Any]:
@@ -52,12 +53,12 @@ class FaultConfig:
                 setattr(new, key, _number(key, value, low=0.0, high=1.0))
             elif key == "error_rate":
                 new.error_rate = _error_rates(value)
-            elif key == "rate_limit":
+            elif key in ("rate_limit", "list_limit"):
                 if value is None:
                     value = 0
                 if isinstance(value, bool) or not isinstance(value, int) or value < 0:
-                    raise ConfigError("rate_limit must be a whole number >= 0 (0 = unlimited)")
-                new.rate_limit = value
+                    raise ConfigError(f"{key} must be a whole number >= 0 (0 = unlimited)")
+                setattr(new, key, value)
             elif key == "outcome_style":
                 if value not in OUTCOME_STYLES:
                     raise ConfigError(f"outcome_style must be one of {', '.join(OUTCOME_STYLES)}")

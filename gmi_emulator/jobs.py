@@ -46,6 +46,13 @@ class Job:
     render_finished_at: float | None = None
     render_error: str | None = None
 
+    def finished_at(self) -> float:
+        """When the job became final (once it is): the end of processing, or of its render if later."""
+        ended = self.created + self.queue_seconds + self.processing_seconds
+        if self.fate == "success" and self.render_finished_at is not None:
+            return max(ended, self.render_finished_at)
+        return ended
+
     def snapshot(self, now: float) -> tuple[str, float, str | None]:
         """``(status, updated_at, error)`` as of ``now``; status is a documented one."""
         started = self.created + self.queue_seconds
@@ -71,6 +78,7 @@ class Counters:
     submissions: int = 0
     by_prompt: Counter[str] = field(default_factory=Counter)
     polls: Counter[str] = field(default_factory=Counter)
+    calls: Counter[str] = field(default_factory=Counter)  # API calls by endpoint, answered or not
 
 
 class JobStore:
@@ -144,6 +152,10 @@ class JobStore:
         with self._lock:
             self.counters.polls[request_id] += 1
 
+    def count_call(self, endpoint: str) -> None:
+        with self._lock:
+            self.counters.calls[endpoint] += 1
+
     def newest_first(self, model: str | None = None) -> list[Job]:
         with self._lock:
             jobs = [j for j in self._jobs.values() if model is None or j.model == model]
@@ -158,8 +170,16 @@ class JobStore:
                 "submissions": counters.submissions,
                 "submissions_by_prompt": dict(counters.by_prompt),
                 "polls": dict(counters.polls),
+                "calls": dict(counters.calls),
             }
-        result["requests"] = {j.request_id: j.snapshot(now)[0] for j in jobs}
+        snapshots = {j.request_id: j.snapshot(now) for j in jobs}
+        result["requests"] = {request_id: snapshot[0] for request_id, snapshot in snapshots.items()}
+        # When each final request became final, to the microsecond (the API's own times are whole seconds).
+        result["finished_at"] = {
+            j.request_id: j.finished_at()
+            for j in jobs
+            if snapshots[j.request_id][0] in ("success", "failed", "cancelled")
+        }
         return result
 
     def reset(self) -> None:

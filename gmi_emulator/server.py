@@ -143,6 +143,8 @@ class Emulator:
             if wait is not None:
                 limit = f"at most {config.rate_limit} requests per {config.rate_window:g} s"
                 return json_response(429, {"error": f"Rate limit exceeded: {limit}"}, {"Retry-After": str(wait)})
+        if endpoint is not None:
+            self.store.count_call(endpoint)
         if endpoint is not None and self.store.fault_random() < config.error_rate.get(endpoint, 0.0):
             return self._injected_error()
         auth = check_auth(headers.get("Authorization"), self.settings.api_key)
@@ -163,8 +165,10 @@ class Emulator:
         if endpoint == "list_requests":
             model = parse_qs(query).get("model_id", [None])[0]
             now = time.time()
-            items = [self.job_json(j, now, config.outcome_style) for j in self.store.newest_first(model)]
-            return json_response(200, {"requests": items, "total": len(items)})
+            jobs = self.store.newest_first(model)
+            shown = jobs[: config.list_limit] if config.list_limit else jobs
+            items = [self.job_json(j, now, config.outcome_style) for j in shown]
+            return json_response(200, {"requests": items, "total": len(jobs)})
         if endpoint == "list_models":
             return json_response(200, {"model_ids": model_ids()})
         info = model_info(param)

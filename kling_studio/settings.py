@@ -11,6 +11,7 @@ from pathlib import Path
 
 import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
+from kombu import Queue
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
@@ -74,6 +75,7 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    "kling_studio.middleware.async_streaming_middleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -181,13 +183,6 @@ CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_VISIBILITY_TIMEOUT = envint("CELERY_VISIBILITY_TIMEOUT", "3600", minimum=60)
 CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": CELERY_VISIBILITY_TIMEOUT}
 CELERY_TASK_ALWAYS_EAGER = False
-CELERY_BEAT_SCHEDULE = {
-    "recover-stalled-generations": {
-        "task": "generations.tasks.recover_stalled_generations",
-        "schedule": envfloat("GENERATION_RECOVERY_INTERVAL", "30", minimum=1),
-    },
-}
-
 # The GMI Cloud request-queue API. The key is read here and only here; it is never put
 # into templates, logs or error messages.
 GMI_API_BASE_URL = envurl(
@@ -199,21 +194,78 @@ GMI_CONNECT_TIMEOUT = envfloat("GMI_CONNECT_TIMEOUT", "5", minimum=0.1)
 GMI_READ_TIMEOUT = envfloat("GMI_READ_TIMEOUT", "30", minimum=0.1)
 GMI_MAX_DOWNLOAD_BYTES = envint("GMI_MAX_DOWNLOAD_BYTES", str(512 * 1024 * 1024), minimum=1)
 
-# How the workers follow a generation: first poll after GENERATION_POLL_INTERVAL seconds,
-# growing by half each time up to GENERATION_POLL_MAX_INTERVAL; a generation not final
-# after GENERATION_DEADLINE seconds ends failed.
-GENERATION_POLL_INTERVAL = envfloat("GENERATION_POLL_INTERVAL", "2", minimum=0.1)
-GENERATION_POLL_MAX_INTERVAL = envfloat("GENERATION_POLL_MAX_INTERVAL", "30", minimum=0.1)
+# How the workers follow a generation. The database is the schedule: every in-progress row
+# keeps its `next_poll_at`, and a beat tick every GENERATION_REFRESH_INTERVAL seconds takes
+# the due rows (one list call refreshes many) and makes them due again an interval later.
+GENERATION_REFRESH_INTERVAL = envfloat("GENERATION_REFRESH_INTERVAL", "1", minimum=0.2)
+# The most generations one tick takes, and the most of them it asks about one by one (those
+# the list call did not show, or one alone); the rest wait for the next tick.
+GENERATION_REFRESH_BATCH = envint("GENERATION_REFRESH_BATCH", "2000", minimum=1)
+GENERATION_REFRESH_SINGLE_GETS = envint("GENERATION_REFRESH_SINGLE_GETS", "5", minimum=1)
+# How long a tick holds the rows it took. A tick never starts a call that could outlast the
+# hold, so only the rows of a worker that died mid-tick wait for it to run out.
+GENERATION_REFRESH_LEASE = envfloat("GENERATION_REFRESH_LEASE", "45", minimum=1)
+# A generation not finished after GENERATION_DEADLINE seconds ends failed, but only once the
+# service has been asked again and said it is still unfinished.
 GENERATION_DEADLINE = envfloat("GENERATION_DEADLINE", "1800", minimum=1)
 # A submit claimed longer ago than this with no request id is taken to have died.
 GENERATION_SUBMIT_LEASE = envfloat("GENERATION_SUBMIT_LEASE", "120", minimum=1)
 GENERATION_MAX_SUBMIT_ATTEMPTS = envint("GENERATION_MAX_SUBMIT_ATTEMPTS", "5", minimum=1)
+# One file's download may take this long in all; storing holds a generation for both files.
+GMI_DOWNLOAD_TIMEOUT = envfloat("GMI_DOWNLOAD_TIMEOUT", "120", minimum=1)
+GENERATION_STORE_LEASE = 2 * GMI_DOWNLOAD_TIMEOUT + 30
 
-if max(GENERATION_POLL_MAX_INTERVAL, GENERATION_SUBMIT_LEASE) * 4 > CELERY_VISIBILITY_TIMEOUT:
+# A claim must outlast what is done under it: a refresh makes at most one call after its last
+# check of the time; a submit attempt may list the requests (adoption), then send.
+_ONE_CALL = GMI_CONNECT_TIMEOUT + GMI_READ_TIMEOUT
+for _name, _lease, _calls in (
+    ("GENERATION_REFRESH_LEASE", GENERATION_REFRESH_LEASE, 1),
+    ("GENERATION_SUBMIT_LEASE", GENERATION_SUBMIT_LEASE, 2),
+):
+    if _lease < _calls * _ONE_CALL + 5:
+        raise ImproperlyConfigured(
+            f"{_name} must be at least {_calls} × (GMI_CONNECT_TIMEOUT + GMI_READ_TIMEOUT) + 5 seconds "
+            f"({_calls * _ONE_CALL + 5:g}), or a slow attempt could outlive its claim and be made twice"
+        )
+if max(GENERATION_SUBMIT_LEASE, GENERATION_STORE_LEASE) * 4 > CELERY_VISIBILITY_TIMEOUT:
     raise ImproperlyConfigured(
-        "GENERATION_POLL_MAX_INTERVAL and GENERATION_SUBMIT_LEASE must stay under a quarter "
-        "of CELERY_VISIBILITY_TIMEOUT, or Redis delivers scheduled tasks twice"
+        "GENERATION_SUBMIT_LEASE and 2 × GMI_DOWNLOAD_TIMEOUT + 30 must stay under a quarter of "
+        "CELERY_VISIBILITY_TIMEOUT, or Redis delivers a task a second time while the first still runs"
     )
+
+# Three queues, so a burst of one kind of work never waits behind another; a worker started
+# without --queues serves all three. A tick that waited longer than two intervals expires
+# instead of piling up behind newer ones (say, while no worker was running).
+CELERY_TASK_QUEUES = [Queue("submit"), Queue("refresh"), Queue("store")]
+CELERY_TASK_DEFAULT_QUEUE = "refresh"
+CELERY_TASK_ROUTES = {
+    "generations.tasks.submit_generation": {"queue": "submit"},
+    "generations.tasks.store_generation": {"queue": "store"},
+    "generations.tasks.refresh_due_generations": {"queue": "refresh"},
+    "generations.tasks.recover_stalled_generations": {"queue": "refresh"},
+}
+CELERY_BEAT_SCHEDULE = {
+    "refresh-due-generations": {
+        "task": "generations.tasks.refresh_due_generations",
+        "schedule": GENERATION_REFRESH_INTERVAL,
+        "options": {"expires": max(2.0, 2 * GENERATION_REFRESH_INTERVAL)},
+    },
+    "recover-stalled-generations": {
+        "task": "generations.tasks.recover_stalled_generations",
+        "schedule": envfloat("GENERATION_RECOVERY_INTERVAL", "30", minimum=1),
+    },
+}
+
+# Redis also holds the fleet's pause after a 429 (the cache) and carries status changes to
+# open pages (pub/sub).
+CACHES = {
+    "default": {
+        "BACKEND": "django.core.cache.backends.redis.RedisCache",
+        "LOCATION": REDIS_URL,
+        "KEY_PREFIX": "kling-studio",
+        "OPTIONS": {"socket_connect_timeout": 2, "socket_timeout": 2},
+    }
+}
 
 LOGGING = {
     "version": 1,
@@ -221,5 +273,12 @@ LOGGING = {
     "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
     "root": {"handlers": ["console"], "level": os.getenv("LOG_LEVEL", "INFO")},
-    "loggers": {"urllib3": {"level": "WARNING"}},
+    "loggers": {
+        "urllib3": {"level": "WARNING"},
+        # Beat sends a tick every second: its own lines, and Celery's "received"/"succeeded"
+        # for every task, would drown what matters. The studio logs each step it takes.
+        "celery.beat": {"level": "WARNING"},
+        "celery.app.trace": {"level": "WARNING"},
+        "celery.worker.strategy": {"level": "WARNING"},
+    },
 }

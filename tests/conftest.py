@@ -9,8 +9,10 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 from urllib.parse import quote
@@ -28,12 +30,15 @@ if TYPE_CHECKING:
 # make beside it are still synchronous.
 os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "1")
 
-# Worker timings for tests: fast polls, a short lease so a dead worker's claim runs out
-# within a test, and a visibility timeout that keeps the settings' safety check happy.
+# Worker timings for tests: short API timeouts, so that the shortest leases the settings
+# allow run out within a test when a worker dies, and a fast tick.
 WORKER_SETTINGS = {
-    "GENERATION_POLL_INTERVAL": 0.3,
-    "GENERATION_POLL_MAX_INTERVAL": 1.0,
-    "GENERATION_SUBMIT_LEASE": 3.0,
+    "GMI_CONNECT_TIMEOUT": 1.0,
+    "GMI_READ_TIMEOUT": 3.0,
+    "GMI_DOWNLOAD_TIMEOUT": 10.0,
+    "GENERATION_REFRESH_INTERVAL": 0.5,
+    "GENERATION_REFRESH_LEASE": 9.0,
+    "GENERATION_SUBMIT_LEASE": 13.0,
     "GENERATION_DEADLINE": 120.0,
 }
 
@@ -66,8 +71,16 @@ def emulator() -> Iterator[EmulatorProcess]:
 
 @pytest.fixture(autouse=True)
 def _test_environment(redis_url, media_root, settings) -> None:
-    """Every test: Redis as the broker, files in a temporary media root, quick hashing."""
+    """Every test: the test Redis (broker, cache, live events), a temporary media root,
+    quick hashing, and no fleet pause left over from another test."""
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+    settings.REDIS_URL = redis_url
+    settings.CACHES = {"default": {**settings.CACHES["default"], "LOCATION": redis_url}}
+    from django.core.cache import cache
+
+    from generations.poller import PAUSE_KEY
+
+    cache.delete(PAUSE_KEY)
 
 
 @pytest.fixture
@@ -78,28 +91,24 @@ def studio_api(emulator) -> Iterator[EmulatorProcess]:
         yield emulator
 
 
-class Worker:
-    """A real `celery worker` process on the test database, Redis and emulator."""
+class CeleryProcess:
+    """A real `celery worker` (or `celery beat`) process on the test database, Redis and emulator."""
 
-    def __init__(self, env: dict[str, str], queue: str | None = None):
-        self.env = env
-        self.queue = queue
+    def __init__(self, env: dict[str, str], arguments: list[str], ready: bytes):
+        self.env, self.arguments, self.ready = env, arguments, ready
         self.process: subprocess.Popen | None = None
-        self.log = Path(env["MEDIA_ROOT"]).parent / f"worker-{time.monotonic_ns()}.log"
+        self.log = Path(env["MEDIA_ROOT"]).parent / f"celery-{time.monotonic_ns()}.log"
 
-    def start(self) -> Worker:
-        command = [sys.executable, "-m", "celery", "-A", "kling_studio", "worker", "--loglevel=INFO"]
-        command += ["--concurrency=2", "--without-gossip", "--without-mingle", "--without-heartbeat"]
-        if self.queue:
-            command += ["--queues", self.queue]
+    def start(self) -> CeleryProcess:
+        command = [sys.executable, "-m", "celery", "-A", "kling_studio", *self.arguments, "--loglevel=INFO"]
         with open(self.log, "wb") as log:
             self.process = subprocess.Popen(
                 command, cwd=BASE_DIR, env=self.env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
             )
         deadline = time.monotonic() + 30
-        while b"ready." not in self.log.read_bytes():
+        while self.ready not in self.log.read_bytes():
             if self.process.poll() is not None or time.monotonic() > deadline:
-                raise RuntimeError(f"The Celery worker did not start:\n{self.output()}")
+                raise RuntimeError(f"celery {self.arguments[0]} did not start:\n{self.output()}")
             time.sleep(0.1)
         return self
 
@@ -131,9 +140,7 @@ def test_database_url(database: dict) -> str:
 
 
 @pytest.fixture(scope="session")
-def worker_factory(
-    django_db_setup, django_db_blocker, redis_url, media_root, emulator
-) -> Iterator[Callable[..., Worker]]:
+def worker_factory(django_db_setup, django_db_blocker, redis_url, media_root, emulator) -> Iterator[CeleryFactory]:
     from django.db import connection
 
     with django_db_blocker.unblock():
@@ -145,25 +152,52 @@ def worker_factory(
         "MEDIA_ROOT": str(media_root),
         "GMI_API_BASE_URL": emulator.base_url,
         "GMI_API_KEY": emulator.api_key,
-        "CELERY_VISIBILITY_TIMEOUT": "60",
+        "CELERY_VISIBILITY_TIMEOUT": "300",
         "PYTHONUNBUFFERED": "1",
         **{name: str(value) for name, value in WORKER_SETTINGS.items()},
     }
-    workers: list[Worker] = []
+    factory = CeleryFactory(env)
+    yield factory
+    for process in factory.processes:
+        process.stop()
 
-    def start(queue: str | None = None) -> Worker:
-        workers.append(Worker(env, queue).start())
-        return workers[-1]
 
-    yield start
-    for worker in workers:
-        worker.stop()
+class CeleryFactory:
+    """Starts Celery processes on the test services; the fixture stops them at the end."""
+
+    def __init__(self, env: dict[str, str]):
+        self.env = env
+        self.processes: list[CeleryProcess] = []
+
+    def __call__(self, queue: str | None = None) -> CeleryProcess:
+        """A worker with the README's options; without `queue`, it serves all the studio's queues."""
+        arguments = ["worker", "--concurrency=2", "--without-gossip", "--without-mingle", "--without-heartbeat"]
+        return self._start(arguments + (["--queues", queue] if queue else []), b"ready.")
+
+    def beat(self) -> CeleryProcess:
+        schedule = Path(self.env["MEDIA_ROOT"]).parent / f"beat-{time.monotonic_ns()}"
+        return self._start(["beat", "--schedule", str(schedule)], b"maxinterval")  # the end of its banner
+
+    def _start(self, arguments: list[str], ready: bytes) -> CeleryProcess:
+        self.processes.append(CeleryProcess(self.env, arguments, ready).start())
+        return self.processes[-1]
 
 
 @pytest.fixture(scope="session")
-def celery_worker(worker_factory) -> Worker:
+def celery_worker(worker_factory) -> CeleryProcess:
     """One worker for the whole session, for tests that need tasks to run."""
     return worker_factory()
+
+
+@pytest.fixture
+def beat(worker_factory, celery_worker) -> Iterator[CeleryProcess]:
+    """Celery beat for one test: the fleet poller's tick, and recovery, as in production.
+
+    Only tests that ask for it have ticks; others step the poller by hand undisturbed.
+    """
+    process = worker_factory.beat()
+    yield process
+    process.stop()
 
 
 def submissions(api: EmulatorProcess, prompt: str) -> int:
@@ -216,3 +250,30 @@ def page(browser):
     page.set_default_timeout(30_000)
     yield page
     context.close()
+
+
+@pytest.fixture(scope="session")
+def studio_server(django_db_setup, redis_url, media_root) -> Iterator[StudioServer]:
+    """The studio under uvicorn, as `make run` serves it (ASGI: pages hold a live event
+    stream), in a thread of this process so it shares the test database and settings."""
+    import uvicorn
+
+    port = free_port()
+    server = uvicorn.Server(
+        uvicorn.Config(
+            "kling_studio.asgi:application", host="127.0.0.1", port=port, lifespan="off", log_level="warning"
+        )
+    )
+    thread = threading.Thread(target=server.run, name="uvicorn", daemon=True)
+    thread.start()
+    wait_for(lambda: server.started or not thread.is_alive(), timeout=30, message="uvicorn to start")
+    if not server.started:
+        raise RuntimeError("uvicorn did not start")
+    yield StudioServer(f"http://127.0.0.1:{port}")
+    server.should_exit = True
+    thread.join(10)
+
+
+@dataclass(frozen=True)
+class StudioServer:
+    url: str

@@ -10,9 +10,9 @@ from generations.models import Generation
 pytestmark = [pytest.mark.browser, pytest.mark.integration, pytest.mark.django_db(transaction=True)]
 
 
-def sign_up(page, live_server, username: str = "grace") -> None:
+def sign_up(page, studio_server, username: str = "grace") -> None:
     """Create an account through the sign-up form; the person lands on the studio."""
-    page.goto(f"{live_server.url}/accounts/signup/")
+    page.goto(f"{studio_server.url}/accounts/signup/")
     page.get_by_label("Username").fill(username)
     page.get_by_label("Password", exact=True).fill("correct horse battery staple")
     page.get_by_label("Password confirmation").fill("correct horse battery staple")
@@ -20,11 +20,9 @@ def sign_up(page, live_server, username: str = "grace") -> None:
     expect(page.get_by_role("heading", name="New video")).to_be_visible()
 
 
-def test_a_person_signs_up_generates_a_video_and_plays_it_without_reloading(
-    page, live_server, studio_api, celery_worker
-):
-    studio_api.configure(processing_seconds=6)  # long enough to see "Processing" between polls
-    sign_up(page, live_server)
+def test_a_person_signs_up_generates_a_video_and_plays_it_without_reloading(page, studio_server, studio_api, beat):
+    studio_api.configure(processing_seconds=6)  # long enough to see "Processing" on the way
+    sign_up(page, studio_server)
 
     prompt = "A paper lantern drifting over a calm lake at night"
     page.get_by_label("Prompt", exact=True).fill(prompt)
@@ -55,8 +53,8 @@ def test_a_person_signs_up_generates_a_video_and_plays_it_without_reloading(
     page.wait_for_function("v => !v.paused && v.currentTime > 0.2", arg=video.element_handle(), timeout=30_000)
 
 
-def test_an_over_long_prompt_shows_a_clear_error_and_keeps_the_text(page, live_server, studio_api):
-    sign_up(page, live_server, "linus")
+def test_an_over_long_prompt_shows_a_clear_error_and_keeps_the_text(page, studio_server, studio_api):
+    sign_up(page, studio_server, "linus")
     long_prompt = "A slow dolly shot through a rain-soaked neon market. " * 50  # 2,650 characters
     page.get_by_label("Prompt", exact=True).fill(long_prompt)
     expect(page.locator("#id_prompt_counter")).to_have_text("2,650 / 2,500 characters")

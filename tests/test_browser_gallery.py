@@ -29,22 +29,22 @@ def open_page(browser):
 
 
 def test_a_teammate_finds_plays_and_remixes_a_video_an_outsider_cannot_reach(
-    open_page, live_server, studio_api, celery_worker
+    open_page, studio_server, studio_api, beat
 ):
     anna, ben, cora = open_page(), open_page(), open_page()
 
     # Anna invites Ben into her team.
-    sign_up(anna, live_server, "anna")
+    sign_up(anna, studio_server, "anna")
     anna.get_by_role("link", name="anna's team").click()
     anna.get_by_role("button", name="Create invite link").click()
     invite_url = anna.get_by_label("Join link").input_value()
-    sign_up(ben, live_server, "ben")
+    sign_up(ben, studio_server, "ben")
     ben.goto(invite_url)
     ben.get_by_role("button", name="Join anna's team").click()
     expect(ben.get_by_role("heading", name="New video")).to_be_visible()
 
     # Anna makes a video in the team.
-    anna.goto(live_server.url)
+    anna.goto(studio_server.url)
     anna.get_by_label("Prompt", exact=True).fill(PROMPT)
     anna.get_by_label("1:1 square").check()
     anna.get_by_role("button", name="Generate").click()
@@ -56,7 +56,7 @@ def test_a_teammate_finds_plays_and_remixes_a_video_an_outsider_cannot_reach(
     ben.get_by_label("Search").fill("hummingbird orchid")
     cards = ben.locator("#gallery-grid .gallery-card")
     expect(cards).to_have_count(1)
-    expect(ben).to_have_url(f"{live_server.url}/gallery/?q=hummingbird+orchid")  # shareable
+    expect(ben).to_have_url(f"{studio_server.url}/gallery/?q=hummingbird+orchid")  # shareable
     expect(cards.first).to_contain_text("anna")
     cards.first.locator(".gallery-thumb").hover()
     ben.wait_for_function(
@@ -81,9 +81,9 @@ def test_a_teammate_finds_plays_and_remixes_a_video_an_outsider_cannot_reach(
     assert remix.team_id == generation.team_id and remix.created_by.username == "ben"
 
     # Cora, on her own team, can neither open it nor find it.
-    sign_up(cora, live_server, "cora")
-    response = cora.goto(f"{live_server.url}/generations/{generation.pk}/")
+    sign_up(cora, studio_server, "cora")
+    response = cora.goto(f"{studio_server.url}/generations/{generation.pk}/")
     assert response.status == 404
-    assert cora.request.get(f"{live_server.url}/generations/{generation.pk}/video.mp4").status == 404
-    cora.goto(f"{live_server.url}/gallery/?q=hummingbird")
+    assert cora.request.get(f"{studio_server.url}/generations/{generation.pk}/video.mp4").status == 404
+    cora.goto(f"{studio_server.url}/gallery/?q=hummingbird")
     expect(cora.locator("#gallery-grid .gallery-card")).to_have_count(0)

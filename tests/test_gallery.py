@@ -208,25 +208,27 @@ def test_a_gallery_page_costs_the_same_queries_whatever_its_size(
     assert response.status_code == 200
 
 
-def test_one_request_refreshes_every_live_card_and_stops_when_none_are(as_teammate, owner, team):
+def test_one_request_refreshes_every_live_card_of_the_page(as_teammate, owner, team):
     queued = make_generation(owner, team, status=Generation.Status.QUEUED)
     processing = make_generation(owner, team, status=Generation.Status.PROCESSING)
     page = gallery(as_teammate).content.decode()
-    assert page.count('hx-trigger="every 3s"') == 1  # one poller for the page, not one per card
+    assert page.count('id="live-poller"') == 1  # one poller for the page, used only while the stream is down
     assert page.count('class="live-id"') == 2
-    url = reverse("generations:gallery_live")
-    live = as_teammate.get(url, {"id": [queued.pk, processing.pk]}, **HTMX)
+    assert page.count('hx-trigger="sse:generation-') == 2  # each unfinished card listens for its own event
+    url = reverse("generations:live_cards")
+    live = as_teammate.get(url, {"id": [queued.pk, processing.pk], "on": "gallery"}, **HTMX)
     assert live.status_code == 200
     assert live.content.decode().count('hx-swap-oob="true"') == 2
+    assert f'id="gallery-card-{queued.pk}"' in live.content.decode()
     Generation.objects.filter(pk__in=[queued.pk, processing.pk]).update(status=Generation.Status.SUCCESS)
-    done = as_teammate.get(url, {"id": [queued.pk, processing.pk]}, **HTMX)
-    assert done.status_code == 286
+    done = as_teammate.get(url, {"id": [queued.pk, processing.pk], "on": "gallery"}, **HTMX)
     assert "live-id" not in done.content.decode()
 
 
-def test_with_nothing_in_progress_the_gallery_does_not_poll(as_teammate, owner, team):
+def test_a_finished_card_listens_for_nothing(as_teammate, owner, team):
     finished(owner, team)
-    assert "every 3s" not in gallery(as_teammate).content.decode()
+    html = gallery(as_teammate).content.decode()
+    assert 'class="live-id"' not in html and "sse:generation-" not in html
 
 
 def test_favouriting_toggles_for_this_person_only(as_teammate, owner, teammate, team):
@@ -338,9 +340,9 @@ def test_an_outsider_cannot_guess_a_media_path(as_outsider, owner, team):
 def test_an_outsiders_search_and_live_updates_find_nothing(as_outsider, owner, team):
     generation = make_generation(owner, team, prompt="confidential storyboard", status=Generation.Status.QUEUED)
     assert shown(gallery(as_outsider, q="confidential")) == []
-    live = as_outsider.get(reverse("generations:gallery_live"), {"id": [generation.pk]}, **HTMX)
+    live = as_outsider.get(reverse("generations:live_cards"), {"id": [generation.pk], "on": "gallery"}, **HTMX)
     assert "confidential" not in live.content.decode()
-    assert live.status_code == 286
+    assert live.content.decode().strip() == ""
 
 
 def test_an_outsiders_bulk_actions_touch_nothing(as_outsider, owner, team):

@@ -7,6 +7,7 @@ import io
 import pytest
 from django.core.management import CommandError, call_command
 from django.urls import reverse
+from django.utils import timezone
 
 from accounts.models import Team
 from generations.gmi import GMIClient
@@ -49,7 +50,8 @@ def test_it_imports_outside_requests_once_with_their_files(studio_api, team, own
     assert finished.video and finished.video.size > 1000
     in_progress = Generation.objects.get(request_id=running.request_id)
     assert in_progress.duration == "10"
-    assert in_progress.is_in_progress and in_progress.poll_token  # followed like any other
+    assert in_progress.is_in_progress  # followed like any other: due for the next tick
+    assert Generation.objects.due_for_refresh(timezone.now()).filter(pk=in_progress.pk).exists()
 
     assert run_import(team, owner).startswith("Imported 0 of 2")
     assert Generation.objects.count() == 2

@@ -31,12 +31,15 @@ def test_the_defaults_run_the_studio_locally():
     ("env", "message"),
     [
         ({"DEBUG": "yes"}, "DEBUG must be True or False, not 'yes'"),
-        ({"GENERATION_POLL_INTERVAL": "soon"}, "GENERATION_POLL_INTERVAL must be a number, not 'soon'"),
+        ({"GENERATION_REFRESH_INTERVAL": "soon"}, "GENERATION_REFRESH_INTERVAL must be a number, not 'soon'"),
         ({"GENERATION_MAX_SUBMIT_ATTEMPTS": "0"}, "GENERATION_MAX_SUBMIT_ATTEMPTS must be at least 1, not 0"),
         ({"GMI_API_BASE_URL": "console.gmicloud.ai"}, "GMI_API_BASE_URL must be a http/https URL"),
         ({"REDIS_URL": "localhost:6379"}, "REDIS_URL must be a redis/rediss/unix URL"),
         ({"DEBUG": "False", "SECRET_KEY": ""}, "SECRET_KEY must be set when DEBUG is False"),
-        ({"GENERATION_POLL_MAX_INTERVAL": "1200"}, "must stay under a quarter of CELERY_VISIBILITY_TIMEOUT"),
+        ({"GENERATION_SUBMIT_LEASE": "1200"}, "must stay under a quarter of CELERY_VISIBILITY_TIMEOUT"),
+        ({"GMI_DOWNLOAD_TIMEOUT": "600"}, "must stay under a quarter of CELERY_VISIBILITY_TIMEOUT"),
+        ({"GENERATION_SUBMIT_LEASE": "60"}, "a slow attempt could outlive its claim"),
+        ({"GMI_READ_TIMEOUT": "60"}, "GENERATION_REFRESH_LEASE must be at least 1 × (GMI_CONNECT_TIMEOUT + GMI_"),
     ],
 )
 def test_a_bad_value_stops_the_process_naming_the_variable(env, message):

@@ -1,30 +1,24 @@
-"""The tasks, run in this process against the emulator over real HTTP.
+"""The submit and recovery tasks, run in this process against the emulator over real HTTP.
 
-Follow-up tasks they schedule go to the test Redis; here each step is run by hand, with
-the poll token the previous step armed, so every transition is observed.
+Follow-up tasks they schedule go to the test Redis; here each step is run by hand, so
+every transition is observed. The poller has its own tests (test_poller.py).
 """
 
 from __future__ import annotations
 
 import logging
-import shutil
 from datetime import timedelta
 
-import av
 import pytest
 from django.utils import timezone
 
+from generations import poller
 from generations.gmi import GMIClient
 from generations.models import Generation
-from generations.tasks import (
-    next_poll_interval,
-    poll_generation,
-    recover_stalled_generations,
-    store_outcome,
-    submit_generation,
-)
+from generations.tasks import recover_stalled_generations, submit_generation
 from tests import factories
-from tests.conftest import submissions, wait_for
+from tests.conftest import submissions
+from tests.steps import tick_until_final
 
 pytestmark = pytest.mark.django_db
 
@@ -39,25 +33,14 @@ def make_generation(django_user_model):
     return make
 
 
-def poll_until_final(generation: Generation, timeout: float = 60) -> Generation:
-    def step():
-        generation.refresh_from_db()
-        if generation.is_final:
-            return generation
-        if generation.poll_token:
-            poll_generation(generation.pk, generation.poll_token)
-        return None
-
-    return wait_for(step, timeout=timeout, message=f"generation {generation.pk} to finish")
-
-
-def test_submitting_records_the_request_id_and_arms_a_poll(studio_api, make_generation):
+def test_submitting_records_the_request_id_and_makes_the_generation_due_for_a_refresh(studio_api, make_generation):
     generation = make_generation()
     submit_generation(generation.pk)
     generation.refresh_from_db()
     assert generation.status == Generation.Status.QUEUED
     assert generation.request_id
-    assert generation.poll_token and generation.next_poll_at
+    assert generation.next_poll_at and not generation.lease_token
+    assert generation.next_poll_at <= timezone.now() + timedelta(seconds=1)  # one refresh interval (0.5 s) away
     assert submissions(studio_api, generation.prompt) == 1
 
 
@@ -148,6 +131,7 @@ def test_a_rate_limited_submit_waits_and_keeps_the_generation(studio_api, make_g
     assert generation.status == Generation.Status.SUBMITTING
     assert generation.failure_reason == ""
     assert submissions(studio_api, "too many requests") == 0
+    assert poller.fleet_pause_remaining() > 20  # every other call of the studio waits too
 
 
 def test_a_rejected_request_fails_with_the_services_message(studio_api, make_generation):
@@ -178,119 +162,27 @@ def test_a_wrong_key_fails_with_words_and_without_the_key(studio_api, make_gener
     assert "wrong-secret-key" not in generation.failure_reason
 
 
-def test_polling_follows_the_request_and_stores_the_files(studio_api, make_generation, settings):
-    generation = make_generation(prompt="A lighthouse at night", aspect_ratio="9:16")
-    submit_generation(generation.pk)
-    seen = set()
-
-    def step():
-        generation.refresh_from_db()
-        seen.add(generation.status)
-        if generation.is_final:
-            return True
-        poll_generation(generation.pk, generation.poll_token)
-        return False
-
-    wait_for(step, timeout=60, message="success")
-    assert generation.status == Generation.Status.SUCCESS, generation.failure_reason
-    assert Generation.Status.PROCESSING in seen
-    assert generation.remote_created_at and generation.processing_at and generation.finished_at
-    assert generation.video_url and generation.thumbnail_url
-    with av.open(generation.video.path) as container:
-        stream = container.streams.video[0]
-        assert (stream.codec_context.width, stream.codec_context.height) == (720, 1280)
-    assert generation.thumbnail.read(3) == b"\xff\xd8\xff"
-    assert not list((settings.MEDIA_ROOT / "tmp").iterdir())  # nothing left half-downloaded
-
-
-@pytest.mark.parametrize(
-    ("fault", "status"), [("fail_rate", Generation.Status.FAILED), ("cancel_rate", Generation.Status.CANCELLED)]
-)
-def test_a_remote_failure_or_cancellation_ends_with_its_reason(studio_api, make_generation, fault, status):
-    studio_api.configure(**{fault: 1.0})
-    generation = make_generation()
-    submit_generation(generation.pk)
-    generation = poll_until_final(generation)
-    assert generation.status == status
-    assert generation.failure_reason
-    assert not generation.video
-
-
-def test_files_of_a_generation_that_ended_meanwhile_are_not_kept(studio_api, make_generation, media_root):
-    generation = make_generation(prompt="deleted while downloading")
-    submit_generation(generation.pk)
-    generation.refresh_from_db()
-    client = GMIClient.from_settings()
-    remote = wait_for(lambda: (r := client.get_request(generation.request_id)).outcome and r, message="the outcome")
-    generation.fail("The person deleted it")  # what a deletion or the deadline does meanwhile
-    folder = media_root / "generations" / str(generation.pk)
-    shutil.rmtree(folder, ignore_errors=True)  # ids repeat across rolled-back tests; so might their files
-    store_outcome(generation, remote.outcome)
-    assert not folder.exists() or not any(folder.iterdir())
-
-
-def test_a_poll_error_keeps_polling(studio_api, make_generation):
-    generation = make_generation()
-    submit_generation(generation.pk)
-    generation.refresh_from_db()
-    studio_api.configure(error_rate={"get_request": 1.0})
-    old_token = generation.poll_token
-    poll_generation(generation.pk, old_token)
-    generation.refresh_from_db()
-    assert generation.is_in_progress
-    assert generation.poll_token and generation.poll_token != old_token
-
-
-def test_a_stale_poll_token_does_nothing(studio_api, make_generation):
-    generation = make_generation(prompt="polled once")
-    submit_generation(generation.pk)
-    poll_generation(generation.pk, "not-the-token")
-    request_id = Generation.objects.get(pk=generation.pk).request_id
-    assert studio_api.state()["polls"].get(request_id, 0) == 0
-
-
-def test_a_generation_past_its_deadline_stops_being_polled(studio_api, make_generation, settings):
-    studio_api.configure(stuck_rate=1.0)
-    generation = make_generation()
-    submit_generation(generation.pk)
-    Generation.objects.filter(pk=generation.pk).update(created_at=timezone.now() - timedelta(hours=2))
-    generation.refresh_from_db()
-    poll_generation(generation.pk, generation.poll_token)
-    generation.refresh_from_db()
-    assert generation.status == Generation.Status.FAILED
-    assert "was not ready within" in generation.failure_reason
-
-
-def test_the_poll_interval_grows_for_long_jobs_and_is_capped(make_generation, settings):
-    settings.GENERATION_POLL_INTERVAL = 2
-    settings.GENERATION_POLL_MAX_INTERVAL = 30
-    generation = make_generation()
-    assert next_poll_interval(generation) == 2
-    generation.created_at = timezone.now() - timedelta(minutes=2)
-    assert 11 < next_poll_interval(generation) < 13
-    generation.created_at = timezone.now() - timedelta(hours=1)
-    assert next_poll_interval(generation) == 30
-
-
-def test_recovery_finds_lost_work_and_ends_overdue_generations(studio_api, make_generation, settings):
+def test_recovery_resends_lost_submissions_and_ends_those_never_sent_in_time(studio_api, make_generation, settings):
     lost_submit = make_generation(prompt="lost submit")
     lost_at = timezone.now() - timedelta(seconds=settings.GENERATION_SUBMIT_LEASE + 10)
     Generation.objects.filter(pk=lost_submit.pk).update(created_at=lost_at)
     overdue = make_generation(prompt="overdue")
-    Generation.objects.filter(pk=overdue.pk).update(
-        created_at=timezone.now() - timedelta(seconds=settings.GENERATION_DEADLINE + 5)
-    )
+    at_service = make_generation(prompt="sent long ago", status=Generation.Status.PROCESSING, request_id="r-old")
+    too_old = timezone.now() - timedelta(seconds=settings.GENERATION_DEADLINE + 5)
+    Generation.objects.filter(pk__in=[overdue.pk, at_service.pk]).update(created_at=too_old)
     result = recover_stalled_generations()
-    assert result["expired"] == 1
-    assert result["submits"] == 1
+    assert result == {"expired": 1, "submits": 1}
     overdue.refresh_from_db()
     assert overdue.status == Generation.Status.FAILED
+    assert "was not ready within" in overdue.failure_reason
+    at_service.refresh_from_db()
+    assert at_service.is_in_progress  # the tick asks the service before it ends one it was sent to
 
 
 def test_the_api_key_never_reaches_the_logs(studio_api, make_generation, caplog):
     caplog.set_level(logging.DEBUG)
     generation = make_generation()
     submit_generation(generation.pk)
-    poll_until_final(generation)
+    tick_until_final(generation)
     assert studio_api.api_key not in caplog.text
     assert "GMI POST /requests -> 200" in caplog.text

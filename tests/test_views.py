@@ -113,18 +113,34 @@ def test_an_invalid_post_keeps_what_was_typed_and_explains(client, owner):
     assert not Generation.objects.exists()
 
 
-def test_the_card_polls_while_in_progress_and_stops_when_final(client, owner, generation):
+def test_an_unfinished_card_listens_for_its_event_and_a_final_one_stops_listening(client, owner, generation):
     client.force_login(owner)
     url = reverse("generations:card", args=[generation.pk])
-    in_progress = client.get(url, **HTMX)
-    assert in_progress.status_code == 200
-    assert 'hx-trigger="every 2s"' in in_progress.content.decode()
+    in_progress = client.get(url, **HTMX).content.decode()
+    assert f'hx-trigger="sse:generation-{generation.pk}"' in in_progress  # no polling of its own
+    assert f'class="live-id" name="id" value="{generation.pk}"' in in_progress  # for the page's fallback poller
     generation.fail("The video service rejected the request: nope")
     final = client.get(url, **HTMX)
-    assert final.status_code == 286
-    assert "hx-trigger" not in final.content.decode()
-    assert "The video service rejected the request: nope" in final.content.decode()
-    assert "Try again" in final.content.decode()
+    assert final.status_code == 200
+    html = final.content.decode()
+    assert "hx-trigger" not in html and "live-id" not in html
+    assert "The video service rejected the request: nope" in html
+    assert "Try again" in html
+
+
+def test_a_new_card_also_fetches_itself_once_in_case_its_first_event_came_before_it(client, owner):
+    client.force_login(owner)
+    html = client.post(reverse("generations:create"), VALID, **HTMX).content.decode()
+    generation = Generation.objects.get()
+    assert f'hx-trigger="sse:generation-{generation.pk}, load delay:2s"' in html
+
+
+def test_the_studio_page_connects_to_the_teams_event_stream_and_has_one_fallback_poller(client, owner, generation):
+    client.force_login(owner)
+    html = client.get(reverse("generations:create")).content.decode()
+    assert f'sse-connect="{reverse("generations:events")}"' in html
+    assert html.count('id="live-poller"') == 1
+    assert "every 2s [studioLive.shouldPoll()]" in html
 
 
 def test_a_finished_card_embeds_the_player_with_its_thumbnail(client, owner, finished):

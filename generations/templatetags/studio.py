@@ -2,6 +2,7 @@ from datetime import timedelta
 
 from django import template
 
+from generations import live
 from generations.models import Generation
 
 register = template.Library()
@@ -12,6 +13,12 @@ RATIO_SLUGS = {"16:9": "landscape", "9:16": "portrait", "1:1": "square"}
 @register.filter
 def ratio_slug(aspect_ratio: str) -> str:
     return RATIO_SLUGS.get(str(aspect_ratio), "landscape")
+
+
+@register.filter
+def live_event(generation_id: int) -> str:
+    """The server-sent event that tells a card its generation changed."""
+    return live.event_name(generation_id)
 
 
 @register.filter

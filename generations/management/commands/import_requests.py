@@ -10,7 +10,7 @@ from accounts.models import Team
 from generations.gmi import GMIClient, GMIError, RemoteStatus
 from generations.models import Generation
 from generations.rules import MODEL_ID
-from generations.tasks import schedule_poll, store_outcome
+from generations.storing import store_files
 
 
 class Command(BaseCommand):
@@ -49,10 +49,11 @@ class Command(BaseCommand):
             except IntegrityError:  # imported by a run beside this one
                 continue
             imported += 1
-            if remote.status == RemoteStatus.SUCCESS:
-                store_outcome(generation, remote.outcome)
-            elif generation.is_in_progress:
-                schedule_poll(generation.pk, 0)
+            # Unfinished ones are due at once: the next tick follows them like any other.
+            if remote.status == RemoteStatus.SUCCESS and remote.outcome:
+                store_files(generation.pk, generation.hold_for_store("", remote.outcome, {}) or "")
+            elif remote.status == RemoteStatus.SUCCESS:
+                generation.fail("The video service reported success but gave no video.")
         self.stdout.write(
             f"Imported {imported} of {len(remotes)} requests; {len(remotes) - imported} were already here."
         )
