@@ -46,6 +46,7 @@ migrations-check:
 bench: install
 	$(BIN)/python bench/bench_emulator.py
 	$(BIN)/python bench/bench_gallery.py
+	$(BIN)/python bench/bench_live.py
 
 clean:
 	rm -rf var

@@ -92,13 +92,18 @@ async def _events(team_id: int, client: redis.asyncio.Redis, pubsub) -> AsyncIte
     loop = asyncio.get_running_loop()
     try:
         yield f"retry: {RECONNECT_MILLISECONDS}\n: listening\n\n"  # opens the browser's EventSource at once
-        ends_at = loop.time() + STREAM_LIFETIME
-        while loop.time() < ends_at:
-            message = await pubsub.get_message(ignore_subscribe_messages=True, timeout=HEARTBEAT_SECONDS)
-            if message is None:
-                yield ": still here\n\n"
-            elif event := as_event(message["data"]):
+        closes_at = loop.time() + STREAM_LIFETIME
+        next_heartbeat = loop.time() + HEARTBEAT_SECONDS
+        while (now := loop.time()) < closes_at:
+            # None comes after the timeout, or at once for a message it skips (a subscription's).
+            wait = min(next_heartbeat, closes_at) - now
+            message = await pubsub.get_message(ignore_subscribe_messages=True, timeout=max(wait, 0.0))
+            if message is not None and (event := as_event(message["data"])):
                 yield event
+                next_heartbeat = loop.time() + HEARTBEAT_SECONDS
+            elif loop.time() >= next_heartbeat:
+                yield ": still here\n\n"
+                next_heartbeat = loop.time() + HEARTBEAT_SECONDS
     except (redis.RedisError, OSError) as exc:
         logger.warning("The live stream of team %s lost Redis: %s", team_id, exc)
     finally:

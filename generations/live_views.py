@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from asgiref.sync import sync_to_async
 from django.contrib.auth.decorators import login_required
+from django.db import connections
 from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
 from django.shortcuts import render
 from django.views.decorators.http import require_GET
@@ -60,7 +61,10 @@ def live_cards(request: HttpRequest) -> HttpResponse:
 
 
 def _team_id(request: HttpRequest) -> int | None:
-    return request.team.pk if request.team else None
+    try:
+        return request.team.pk if request.team else None
+    finally:
+        connections.close_all()  # this thread's: a stream open for minutes holds no database connection
 
 
 @login_required

@@ -107,17 +107,19 @@ TEMPLATES = [
 ]
 
 # SQLite by default; PostgreSQL (or anything dj-database-url knows) through DATABASE_URL.
+# No persistent connections: under ASGI a request's database work may run in a thread of
+# its own, whose connection would never be reused or closed (Django's documentation says
+# as much). Put PgBouncer in front of PostgreSQL if connecting ever shows in a profile.
 (BASE_DIR / "var").mkdir(exist_ok=True)
 DATABASE_URL = os.getenv("DATABASE_URL", f"sqlite:///{BASE_DIR / 'var' / 'db.sqlite3'}")
 try:
-    DATABASES = {"default": dj_database_url.parse(DATABASE_URL, conn_max_age=60)}
+    DATABASES = {"default": dj_database_url.parse(DATABASE_URL, conn_max_age=0)}
 except ValueError as exc:
     raise ImproperlyConfigured(f"DATABASE_URL is not a database URL: {exc}") from None
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     # The web process and the Celery worker write to the same file: WAL lets readers go
     # on while one writes, IMMEDIATE takes the write lock up front so two writers queue
     # for `timeout` seconds instead of failing with "database is locked".
-    DATABASES["default"]["CONN_MAX_AGE"] = 0
     DATABASES["default"]["OPTIONS"] = {
         "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
         "transaction_mode": "IMMEDIATE",

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gzip
 import io
 import json
 import threading
@@ -203,6 +204,7 @@ class OddServer:
 
     def __init__(self):
         self.status, self.body, self.headers, self.seen = 200, b"", {}, []
+        self.drip = 0.0  # seconds between bytes of the body, for a server that dribbles
         odd = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -213,7 +215,13 @@ class OddServer:
                     self.send_header(name, value)
                 self.send_header("Content-Length", str(len(odd.body)))
                 self.end_headers()
-                self.wfile.write(odd.body)
+                if not odd.drip:
+                    self.wfile.write(odd.body)
+                    return
+                for byte in odd.body:
+                    self.wfile.write(bytes([byte]))
+                    self.wfile.flush()
+                    time.sleep(odd.drip)
 
             def log_message(self, *args):
                 pass
@@ -281,3 +289,20 @@ def test_it_never_sends_the_key_to_a_download_link(odd):
     odd.body = b"video bytes"
     GMIClient(odd.url, "the-key").download(odd.url + "/v.mp4", io.BytesIO(), max_bytes=100)
     assert "Authorization" not in odd.seen[-1]
+
+
+def test_a_compressed_download_is_stored_as_the_file_itself(odd):
+    video = b"\x00\x00\x00\x18ftypmp42" + bytes(range(256)) * 40
+    odd.body, odd.headers = gzip.compress(video), {"Content-Encoding": "gzip"}
+    buffer = io.BytesIO()
+    assert GMIClient(odd.url, "key").download(odd.url + "/v.mp4", buffer, max_bytes=1_000_000) == len(video)
+    assert buffer.getvalue() == video
+
+
+def test_a_download_that_dribbles_gives_up_at_its_time_limit(odd):
+    odd.body, odd.drip = b"x" * 100, 0.05  # every byte within the read timeout, the whole far too slow
+    client = GMIClient(odd.url, "key", read_timeout=2, download_timeout=1)
+    started = time.monotonic()
+    with pytest.raises(TransientError, match="took longer than 1 s"):
+        client.download(odd.url + "/v.mp4", io.BytesIO(), max_bytes=1000)
+    assert time.monotonic() - started < 2

@@ -17,7 +17,7 @@ from django.db import connection
 from django.utils import timezone
 
 from generations import poller
-from generations.gmi import GMIClient
+from generations.gmi import GMIClient, Outcome
 from generations.models import Generation
 from generations.storing import store_files
 from generations.tasks import submit_generation
@@ -252,21 +252,18 @@ def test_a_store_delivered_twice_stores_once(studio_api, make_sent, media_root):
 @pytest.mark.django_db(transaction=True)  # the store runs in a thread while the generation ends
 def test_files_of_a_generation_that_ended_while_they_downloaded_are_not_kept(studio_api, make_sent, media_root):
     generation = make_sent(prompt="deleted while downloading")
-    client = GMIClient.from_settings()
-    wait_for(lambda: client.get_request(generation.request_id).outcome, message="the service to finish")
     make_due(generation)
-    poller.refresh_due()
-    generation.refresh_from_db()
+    [held] = Generation.objects.claim_due(limit=1)
     folder = media_root / "generations" / str(generation.pk)
     shutil.rmtree(folder, ignore_errors=True)
-    with HeldFileServer(b"\x00\x00\x00\x18ftypmp42" + b"\x00" * 5000) as held:
-        Generation.objects.filter(pk=generation.pk).update(video_url=held.url, thumbnail_url="")
+    with HeldFileServer(b"\x00\x00\x00\x18ftypmp42" + b"\x00" * 5000) as link:
+        store_token = held.hold_for_store(held.lease_token, Outcome(link.url), {})  # as a tick hands it over
         result = []
-        store = threading.Thread(target=lambda: result.append(store_files(generation.pk, generation.lease_token)))
+        store = threading.Thread(target=lambda: result.append(store_files(generation.pk, store_token)))
         store.start()
-        wait_for(held.asked.is_set, message="the download to start")
+        wait_for(link.asked.is_set, message="the download to start")
         Generation.objects.get(pk=generation.pk).fail("The person deleted it")  # what happens meanwhile
-        held.release.set()
+        link.release.set()
         store.join(30)
     assert result == ["not held"]
     assert not folder.exists() or not any(folder.iterdir())

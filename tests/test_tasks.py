@@ -15,7 +15,13 @@ from django.utils import timezone
 from generations import poller
 from generations.gmi import GMIClient
 from generations.models import Generation
-from generations.tasks import recover_stalled_generations, submit_generation
+from generations.tasks import (
+    recover_stalled_generations,
+    refresh_due_generations,
+    store_generation,
+    submit_generation,
+)
+from kling_studio import celery_app
 from tests import factories
 from tests.conftest import submissions
 from tests.steps import tick_until_final
@@ -186,3 +192,13 @@ def test_the_api_key_never_reaches_the_logs(studio_api, make_generation, caplog)
     tick_until_final(generation)
     assert studio_api.api_key not in caplog.text
     assert "GMI POST /requests -> 200" in caplog.text
+
+
+def test_submitting_refreshing_and_storing_each_have_their_own_queue_which_a_plain_worker_serves():
+    def queue_of(task) -> str:
+        return celery_app.amqp.router.route({}, task.name)["queue"].name
+
+    assert queue_of(submit_generation) == "submit"
+    assert queue_of(refresh_due_generations) == "refresh"
+    assert queue_of(store_generation) == "store"
+    assert set(celery_app.amqp.queues) == {"submit", "refresh", "store"}  # what `celery worker` consumes by default

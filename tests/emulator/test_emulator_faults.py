@@ -124,3 +124,35 @@ def test_under_latency_a_submit_is_recorded_before_the_client_gets_the_answer(
     state = emulator.state()
     assert state["submissions"] == 1
     assert state["submissions_by_prompt"] == {DOCUMENTED_EXAMPLE_BODY["payload"]["prompt"]: 1}
+
+
+def test_a_list_limit_shows_only_the_newest_requests_and_says_how_many_there_are(
+    api: Api, emulator: EmulatorProcess
+) -> None:
+    ids = [api.submit(prompt=f"request {n}") for n in range(5)]
+    emulator.configure(list_limit=2)
+
+    listed = api.get("/requests", params={"model_id": MODEL_ID}).json()
+
+    assert [item["request_id"] for item in listed["requests"]] == [ids[4], ids[3]]
+    assert listed["total"] == 5
+    emulator.configure(list_limit=0)
+    assert len(api.get("/requests", params={"model_id": MODEL_ID}).json()["requests"]) == 5
+
+
+def test_every_api_call_is_counted_by_endpoint_and_final_requests_carry_their_exact_end(
+    api: Api, emulator: EmulatorProcess
+) -> None:
+    request_id = api.submit(prompt="counted")
+    api.get("/requests", params={"model_id": MODEL_ID})
+    api.get("/models")
+    emulator.configure(error_rate={"list_models": 1.0})
+    api.get("/models")  # answered with a 5xx, still a call
+    api.wait_until(request_id, ("success",))
+
+    state = emulator.state()
+
+    assert state["calls"]["submit"] == 1 and state["calls"]["list_requests"] == 1
+    assert state["calls"]["list_models"] == 2
+    assert state["calls"]["get_request"] >= 1
+    assert int(state["finished_at"][request_id]) == api.status(request_id)["updated_at"]  # the same moment, finer

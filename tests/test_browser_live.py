@@ -1,0 +1,81 @@
+"""Live pages in Chromium: status changes arrive through the event stream, and when the
+stream is cut, one poller per page carries on until it is back."""
+
+from __future__ import annotations
+
+import pytest
+from playwright.sync_api import expect
+
+from generations import live
+from tests.test_browser import sign_up
+
+pytestmark = [pytest.mark.browser, pytest.mark.integration, pytest.mark.django_db(transaction=True)]
+
+EVENTS = "**/live/events/"
+
+
+def record_requests(page) -> list[str]:
+    seen: list[str] = []
+    page.on("request", lambda request: seen.append(request.url))
+    return seen
+
+
+def polls(seen: list[str]) -> list[str]:
+    """Requests of the page's one fallback poller."""
+    return [url for url in seen if "/live/?" in url]
+
+
+def generate(page, prompt: str):
+    page.get_by_label("Prompt", exact=True).fill(prompt)
+    page.get_by_role("button", name="Generate").click()
+    card = page.locator("#generation-list .card").first
+    expect(card).to_contain_text(prompt)
+    return card
+
+
+def test_a_card_changes_through_the_event_stream_in_every_open_page(browser, studio_server, studio_api, beat):
+    context = browser.new_context()
+    studio, gallery = context.new_page(), context.new_page()
+    seen = record_requests(studio)
+    sign_up(studio, studio_server, "eve")
+    expect(studio.locator("html")).to_have_attribute("data-live", "stream")
+    gallery.goto(f"{studio_server.url}/gallery/")
+    expect(gallery.locator("html")).to_have_attribute("data-live", "stream")
+
+    card = generate(studio, "A kite over the dunes at noon")
+    gallery.reload()  # the gallery now lists it, still unfinished
+    gallery_card = gallery.locator(".gallery-card").first
+    expect(gallery_card.locator(".badge")).not_to_have_text("Done")
+    expect(card.locator("video")).to_be_visible(timeout=60_000)
+    expect(card.locator(".badge")).to_have_text("Done")
+    expect(gallery_card.locator(".badge")).to_have_text("Done", timeout=10_000)  # the other page heard it too
+    assert polls(seen) == []  # the stream carried every change: the fallback poller never ran
+    assert any("/card/?on=studio" in url for url in seen)
+    context.close()
+
+
+def test_when_the_stream_is_cut_one_poller_keeps_the_page_live_until_it_is_back(
+    page, studio_server, studio_api, beat, monkeypatch
+):
+    monkeypatch.setattr(live, "STREAM_LIFETIME", 2.0)  # streams end soon, and the browser reconnects
+    seen = record_requests(page)
+    sign_up(page, studio_server, "frank")
+    expect(page.locator("html")).to_have_attribute("data-live", "stream")
+    page.route(EVENTS, lambda route: route.abort())  # from now on the stream cannot be reached
+    expect(page.locator("html")).to_have_attribute("data-live", "polling", timeout=10_000)
+
+    card = generate(page, "A lighthouse in a storm")
+    expect(card.locator("video")).to_be_visible(timeout=60_000)
+    expect(card.locator(".badge")).to_have_text("Done")
+    fallback = polls(seen)
+    assert fallback  # the page kept itself up to date by polling
+    generation_id = card.get_attribute("id").removeprefix("generation-")
+    assert all(f"id={generation_id}" in url for url in fallback)  # one request for every unfinished card
+    assert len([url for url in seen if "/card/" in url]) <= 2  # cards do not poll one by one
+
+    page.unroute(EVENTS)
+    expect(page.locator("html")).to_have_attribute("data-live", "stream", timeout=70_000)
+    quiet_from = len(polls(seen))
+    card = generate(page, "A second lighthouse, in calm weather")
+    expect(card.locator("video")).to_be_visible(timeout=60_000)
+    assert len(polls(seen)) - quiet_from <= 1  # back on the stream: at most the one catch-up when it reopened
