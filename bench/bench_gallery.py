@@ -28,7 +28,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import math
 import os
 import random
 import secrets
@@ -44,6 +43,8 @@ from urllib.parse import urlencode, urlsplit
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+
+from measure import percentile  # noqa: E402  (bench/, beside this script)
 
 TARGET_MS = 50.0
 DEPTH = 5_000
@@ -301,11 +302,6 @@ def time_page(form_data: str, team, user, repeat: int):
     if [g.pk for g in queryset[:PAGE_SIZE]] != [g.pk for g in page.items]:
         raise AssertionError(f"the explained queryset is not the one page() runs for {form_data!r}")
     return timings, len(page.items), queryset
-
-
-def percentile(values: list[float], percent: float) -> float:
-    ordered = sorted(values)
-    return ordered[max(0, math.ceil(len(ordered) * percent / 100) - 1)]
 
 
 def time_now():

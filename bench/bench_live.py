@@ -20,7 +20,6 @@ core over the phase; memory their summed RSS at its peak. Printed against the is
 from __future__ import annotations
 
 import argparse
-import math
 import os
 import random
 import re
@@ -30,7 +29,6 @@ import signal
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 from collections import Counter
 from contextlib import ExitStack, suppress
@@ -42,13 +40,14 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from measure import TreeSampler, percentile, spread  # noqa: E402  (bench/, beside this script)
+
 from gmi_emulator.testing import EmulatorProcess  # noqa: E402
 from kling_studio.localservices import free_port, start_redis, wait_for_port  # noqa: E402
 
 QUEUE_SECONDS = 5.0
 PASSWORD = "bench-live-password-1"
 SENT, FINAL = "sent", "final"  # what wait_until waits for: a request id (or an end), or an end
-CLOCK_TICK = os.sysconf("SC_CLK_TCK")
 STREAM_OPEN = "document.documentElement.dataset.live === 'stream'"
 CHROMIUM_ARGS = [
     "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
@@ -71,70 +70,8 @@ def log(message: str) -> None:
     print(f"[{time.strftime('%H:%M:%S')}] {message}", flush=True)
 
 
-def percentile(values: list[float], percent: float) -> float:
-    ordered = sorted(values)
-    return ordered[max(0, math.ceil(len(ordered) * percent / 100) - 1)] if ordered else float("nan")
-
-
-def spread(values: list[float]) -> str:
-    if not values:
-        return "no data"
-    return f"p50 {percentile(values, 50):6.2f} / p95 {percentile(values, 95):6.2f} / max {max(values):6.2f} s"
-
-
 def verdict(value: float, target: float) -> str:
     return "meets target" if value <= target else "MISSES TARGET"
-
-
-class TreeSampler(threading.Thread):
-    """CPU ticks and RSS of a process and its descendants, from /proc, twice a second."""
-
-    def __init__(self, root_pid: int) -> None:
-        super().__init__(daemon=True)
-        self.root_pid = root_pid
-        self.ticks: dict[int, int] = {}  # utime + stime by pid, last seen
-        self.rss: list[tuple[float, int]] = []  # (monotonic time, summed kB)
-        self.lock = threading.Lock()
-        self.halt = threading.Event()
-
-    def tree(self, pid: int) -> list[int]:
-        pids = [pid]
-        for children in Path(f"/proc/{pid}/task").glob("*/children"):
-            with suppress(OSError):
-                pids += [p for child in children.read_text().split() for p in self.tree(int(child))]
-        return pids
-
-    def sample(self) -> None:
-        total_kb, now = 0, time.monotonic()
-        for pid in self.tree(self.root_pid):
-            try:
-                fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-                status = Path(f"/proc/{pid}/status").read_text()
-            except OSError:
-                continue
-            total_kb += int(next((line.split()[1] for line in status.splitlines() if line.startswith("VmRSS:")), 0))
-            with self.lock:
-                self.ticks[pid] = int(fields[11]) + int(fields[12])  # fields 14 and 15 of stat
-        with self.lock:
-            self.rss.append((now, total_kb))
-
-    def run(self) -> None:
-        while not self.halt.wait(0.5):
-            self.sample()
-
-    def mark(self) -> tuple[float, dict[int, int]]:
-        self.sample()
-        with self.lock:
-            return time.monotonic(), dict(self.ticks)
-
-    def since(self, mark: tuple[float, dict[int, int]]) -> tuple[float, float]:
-        """(CPU percent of one core, peak RSS in MB) since `mark`; a process born since counts from 0."""
-        self.sample()
-        started, baseline = mark
-        with self.lock:
-            used = sum(ticks - baseline.get(pid, 0) for pid, ticks in self.ticks.items())
-            peak = max((kb for at, kb in self.rss if at >= started), default=0)
-        return 100 * used / CLOCK_TICK / max(time.monotonic() - started, 1e-9), peak / 1024
 
 
 class Processes:
@@ -438,6 +375,9 @@ def main() -> int:
             quiet = phase_quiet(bench, url, short, long)
             loaded = phase_loaded(bench, short)
             report(args, short, long, quiet, loaded)
+    except KeyboardInterrupt:
+        print("\ninterrupted: everything the benchmark started is stopped", flush=True)
+        return 130
     finally:
         print(f"\nload average {os.getloadavg()} at the end", flush=True)
         if args.keep:

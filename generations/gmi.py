@@ -10,7 +10,10 @@ from __future__ import annotations
 
 import email.utils
 import enum
+import functools
 import logging
+import os
+import threading
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -230,15 +233,16 @@ class GMIClient:
 
     @classmethod
     def from_settings(cls) -> GMIClient:
+        """The client the settings describe, one per process and thread, so that its
+        connection to the service is kept alive from one tick (or submit) to the next."""
         from django.conf import settings
 
-        return cls(
+        return _shared_client(
             settings.GMI_API_BASE_URL,
             settings.GMI_API_KEY,
-            org_id=settings.GMI_ORG_ID,
-            connect_timeout=settings.GMI_CONNECT_TIMEOUT,
-            read_timeout=settings.GMI_READ_TIMEOUT,
-            download_timeout=settings.GMI_DOWNLOAD_TIMEOUT,
+            settings.GMI_ORG_ID,
+            (settings.GMI_CONNECT_TIMEOUT, settings.GMI_READ_TIMEOUT, settings.GMI_DOWNLOAD_TIMEOUT),
+            (os.getpid(), threading.get_ident()),  # a session is not shared across a fork or threads
         )
 
     # The five documented endpoints.
@@ -365,3 +369,13 @@ class GMIClient:
         if status >= 500 or status in (408, 409, 425):
             return TransientError(f"The video service had a problem (HTTP {status}): {reason}", status_code=status)
         return BadRequestError(f"The video service answered HTTP {status}: {reason}", status_code=status)
+
+
+@functools.lru_cache(maxsize=16)
+def _shared_client(
+    base_url: str, api_key: str, org_id: str, timeouts: tuple[float, float, float], owner: tuple[int, int]
+) -> GMIClient:
+    connect, read, download = timeouts
+    return GMIClient(
+        base_url, api_key, org_id=org_id, connect_timeout=connect, read_timeout=read, download_timeout=download
+    )

@@ -14,12 +14,16 @@ from django.conf import settings
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models, transaction
 from django.db.models import F
+from django.db.models.functions import Now
 from django.utils import timezone
 from django.utils.text import slugify
 
 from generations import live, rules
 from generations.gmi import Outcome, RemoteRequest, RemoteStatus
 from generations.querysets import GenerationQuerySet, next_refresh_after
+
+# What every answer from the service about a generation records: when, and one more.
+REFRESHED = {"refreshed_at": Now(), "poll_count": F("poll_count") + 1}
 
 
 def _video_path(generation: Generation, filename: str) -> str:
@@ -93,6 +97,7 @@ class Generation(models.Model):
     # `next_poll_at`; from then on the row is due for a refresh, whoever held it.
     lease_token = models.CharField(max_length=32, blank=True)
     next_poll_at = models.DateTimeField(null=True, blank=True)
+    refreshed_at = models.DateTimeField(null=True, blank=True)  # when the service last told us about it
     poll_count = models.PositiveIntegerField(default=0)
     store_attempts = models.PositiveSmallIntegerField(default=0)
 
@@ -256,9 +261,8 @@ class Generation(models.Model):
     def refreshed(self, token: str, next_poll_at: datetime, changes: dict) -> bool:
         """A tick's refresh found news: record it, and make the row due again."""
         return self._transition(
-            self.AT_SERVICE, token=token, lease_token="", next_poll_at=next_poll_at, poll_count=F("poll_count") + 1,
-            **changes,
-        )  # fmt: skip
+            self.AT_SERVICE, token=token, lease_token="", next_poll_at=next_poll_at, **changes, **REFRESHED
+        )
 
     def hold_for_store(self, token: str, outcome: Outcome, changes: dict) -> str | None:
         """The service finished: hold the row for storing its files; returns the store's token."""
@@ -270,8 +274,8 @@ class Generation(models.Model):
             next_poll_at=timezone.now() + timedelta(seconds=settings.GENERATION_STORE_LEASE),
             video_url=outcome.video_url,
             thumbnail_url=outcome.thumbnail_url,
-            poll_count=F("poll_count") + 1,
             **changes,
+            **REFRESHED,
         )
         return store_token if held else None
 

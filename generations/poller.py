@@ -21,11 +21,10 @@ from datetime import timedelta
 from django.conf import settings
 from django.core.cache import cache
 from django.db import transaction
-from django.db.models import F
 from django.utils import timezone
 
 from generations.gmi import GMIClient, GMIError, NotFoundError, RateLimitedError, RemoteRequest, RemoteStatus, describe
-from generations.models import Generation, next_refresh_after
+from generations.models import REFRESHED, Generation, next_refresh_after
 
 logger = logging.getLogger(__name__)
 
@@ -70,9 +69,9 @@ def refresh_due(client: GMIClient | None = None) -> TickReport:
         report.ended += outcome == "ended"
         if outcome == "unchanged":
             unchanged.append(generation.pk)
-    Generation.objects.release(token, unchanged, next_poll_at, poll_count=F("poll_count") + 1)
+    Generation.objects.release(token, unchanged, next_poll_at, **REFRESHED)
     # Not asked about this tick (over the cap, or the service did not answer): due again at
-    # once, behind nothing that was asked about, so the cap works through them in turn.
+    # once, and first in line, as they were asked about longest ago.
     unasked = [g.pk for g in batch if g.request_id not in answers and g.pk not in ended]
     paused_until = started + timedelta(seconds=fleet_pause_remaining())
     Generation.objects.release(token, unasked, max(started, paused_until))

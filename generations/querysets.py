@@ -30,9 +30,6 @@ class GenerationQuerySet(models.QuerySet["Generation"]):
     def at_service(self) -> GenerationQuerySet:
         return self.filter(status__in=self.model.AT_SERVICE)
 
-    def unfinished(self) -> GenerationQuerySet:
-        return self.filter(status__in=Generation.UNFINISHED)
-
     def newest_first(self) -> GenerationQuerySet:
         return self.order_by("-created_at", "-pk")
 
@@ -84,27 +81,25 @@ class GenerationQuerySet(models.QuerySet["Generation"]):
         )
 
     def claim_due(self, limit: int) -> list[Generation]:
-        """Take up to `limit` due generations for one tick, the longest due first.
+        """Take up to `limit` due generations for one tick, those asked about longest ago first.
 
         Each comes back holding the tick's `lease_token`, with `next_poll_at` moved to the end
-        of the hold and `due_at` saying when it was due. No two ticks hold the same row:
-        PostgreSQL skips the rows another tick has locked, SQLite runs one writing
-        transaction at a time, and the UPDATE takes only rows that are still due.
+        of the hold. No two ticks hold the same row: PostgreSQL skips the rows another tick
+        has locked, SQLite runs one writing transaction at a time, and the UPDATE takes only
+        rows that are still due. The order is fair: whatever the tick cannot ask about now
+        is first in line next time, because its `refreshed_at` stays the oldest.
         """
         now = timezone.now()
         if not self.due_for_refresh(now).exists():  # a plain read: an idle tick takes no write lock
             return []
         token = uuid.uuid4().hex
+        order = (F("refreshed_at").asc(nulls_first=True), "pk")
         with transaction.atomic():
-            order = (F("next_poll_at").asc(nulls_first=True), "pk")
             rows = self.due_for_refresh(now).order_by(*order).select_for_update(skip_locked=True)
-            due_at = dict(rows.values_list("pk", "next_poll_at")[:limit])
+            pks = list(rows.values_list("pk", flat=True)[:limit])
             lease_ends = now + timedelta(seconds=settings.GENERATION_REFRESH_LEASE)
-            self.due_for_refresh(now).filter(pk__in=due_at).update(lease_token=token, next_poll_at=lease_ends)
-        claimed = list(self.filter(lease_token=token))
-        for generation in claimed:
-            generation.due_at = due_at[generation.pk] or now
-        return sorted(claimed, key=lambda generation: (generation.due_at, generation.pk))
+            self.due_for_refresh(now).filter(pk__in=pks).update(lease_token=token, next_poll_at=lease_ends)
+        return list(self.filter(lease_token=token).order_by(*order))
 
     def release(self, token: str, pks, next_poll_at: datetime, **changes) -> int:
         """End a hold on the rows it still has: they are due again at `next_poll_at`."""

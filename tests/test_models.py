@@ -94,13 +94,13 @@ def test_a_tick_whose_hold_ran_out_can_no_longer_write(generation):
     assert second.refreshed(second.lease_token, timezone.now(), {"status": Generation.Status.PROCESSING})
 
 
-def test_claims_take_the_longest_due_first_and_no_more_than_asked(django_user_model):
+def test_claims_take_those_asked_about_longest_ago_first_and_no_more_than_asked(django_user_model):
     user = django_user_model.objects.create_user("grace")
-    generations = [sent(make_generation(user), request_id=f"req-{n}") for n in range(3)]
-    for age, generation in zip((5, 30, 10), generations, strict=True):
-        Generation.objects.filter(pk=generation.pk).update(next_poll_at=timezone.now() - timedelta(seconds=age))
-    held = Generation.objects.claim_due(limit=2)
-    assert [g.pk for g in held] == [generations[1].pk, generations[2].pk]
+    generations = [sent(make_generation(user), request_id=f"req-{n}") for n in range(4)]
+    for age, generation in zip((5, 30, 10), generations, strict=False):
+        Generation.objects.filter(pk=generation.pk).update(refreshed_at=timezone.now() - timedelta(seconds=age))
+    held = Generation.objects.claim_due(limit=3)
+    assert [g.pk for g in held] == [generations[3].pk, generations[1].pk, generations[2].pk]  # never asked: first
 
 
 def test_a_finished_generation_is_never_due(generation):

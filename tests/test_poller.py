@@ -94,23 +94,24 @@ def test_one_list_call_refreshes_every_due_generation(studio_api, make_sent):
         assert generation.next_poll_at > timezone.now()  # due again an interval later, not sooner
 
 
-def test_generations_missing_from_a_capped_list_are_asked_about_one_by_one(studio_api, make_sent, settings):
+def test_generations_missing_from_a_capped_list_are_asked_about_one_by_one_in_turn(studio_api, make_sent, settings):
     settings.GENERATION_REFRESH_SINGLE_GETS = 2
-    generations = [make_sent(prompt=f"capped {n}") for n in range(6)]
+    generations = [make_sent(prompt=f"capped {n}") for n in range(9)]
+    unlisted, listed = generations[:7], generations[7:]
     studio_api.configure(list_limit=2)  # the list shows only the two newest
     make_due(*generations)
     report = poller.refresh_due()
-    assert report.claimed == 6 and report.calls == 3  # the list, then two GETs
+    assert report.claimed == 9 and report.calls == 3  # the list, then two GETs
     polls = studio_api.state()["polls"]
-    asked_alone = {g.request_id for g in generations if polls.get(g.request_id)}
-    assert len(asked_alone) == 2
-    assert not asked_alone & {g.request_id for g in generations[-2:]}  # the listed ones need no GET
-    waiting = Generation.objects.due_for_refresh(timezone.now())
-    assert waiting.count() == 2  # the other two: due at once, for the next tick
+    assert sum(1 for g in unlisted if polls.get(g.request_id)) == 2
+    assert not any(polls.get(g.request_id) for g in listed)  # the listed ones need no GET
+    assert Generation.objects.due_for_refresh(timezone.now()).count() == 5  # the others: due at once
 
-    poller.refresh_due()
-    polls = studio_api.state()["polls"]
-    assert all(polls.get(g.request_id) for g in generations[:4])  # each unlisted one was asked in turn
+    for _ in range(3):  # the cap works through them in turn, none left behind
+        make_due(*generations)
+        poller.refresh_due()
+    asked = [studio_api.state()["polls"].get(g.request_id, 0) for g in unlisted]
+    assert min(asked) == 1 and max(asked) == 2  # 4 ticks, 2 GETs each, over 7: each once, one of them twice
     done = tick_until_final(*generations)
     assert {g.status for g in done} == {Generation.Status.SUCCESS}
 
