@@ -13,7 +13,7 @@ from datetime import datetime, timedelta
 from django.conf import settings
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models, transaction
-from django.db.models import F
+from django.db.models import F, Q
 from django.db.models.functions import Now
 from django.utils import timezone
 from django.utils.text import slugify
@@ -189,10 +189,12 @@ class Generation(models.Model):
     # Transitions. Each is a conditional UPDATE and says whether it happened; one that holds
     # a lease (`token`) happens only while the row is still held with that token.
 
-    def _transition(self, allowed_from, *, token: str | None = None, **changes) -> bool:
+    def _transition(self, allowed_from, *, token: str | None = None, only_if: Q | None = None, **changes) -> bool:
         rows = Generation.objects.filter(pk=self.pk, status__in=allowed_from)
         if token is not None:
             rows = rows.filter(lease_token=token)
+        if only_if is not None:
+            rows = rows.filter(only_if)
         updated = rows.update(**changes) == 1
         if updated:
             for name, value in changes.items():
@@ -205,21 +207,18 @@ class Generation(models.Model):
     def record_submission(self, remote: RemoteRequest) -> bool:
         """Save the remote request id, first, before anything else uses it; the tick follows it next."""
         now = timezone.now()
-        changes = {
-            "request_id": remote.request_id,
-            "status": self.Status.QUEUED,
-            "submitted_at": now,
-            "claim_expires_at": None,
-            "next_poll_at": next_refresh_after(now),
-        }
-        saved = Generation.objects.filter(pk=self.pk, status=self.Status.SUBMITTING, request_id__isnull=True)
-        if saved.update(**changes) != 1:
-            return False
-        for name, value in changes.items():
-            setattr(self, name, value)
-        live.announce(self)
-        self.apply_remote(remote)
-        return True
+        saved = self._transition(
+            (self.Status.SUBMITTING,),
+            only_if=Q(request_id__isnull=True),
+            request_id=remote.request_id,
+            status=self.Status.QUEUED,
+            submitted_at=now,
+            claim_expires_at=None,
+            next_poll_at=next_refresh_after(now),
+        )
+        if saved:
+            self.apply_remote(remote)
+        return saved
 
     def remote_changes(self, remote: RemoteRequest) -> dict:
         """What the service's answer changes here: its clock, and queued or processing.
