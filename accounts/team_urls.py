@@ -9,7 +9,8 @@ app_name = "teams"
 urlpatterns = [
     path("", views.team_detail, name="detail"),
     path("switch/", views.switch, name="switch"),
-    path("join/<str:token>/", views.join, name="join"),
+    # Tokens are URL-safe base64 (letters, digits, - and _): anything else, a NUL byte say, is no page.
+    path("join/<slug:token>/", views.join, name="join"),
     path("<int:team_id>/rename/", views.rename, name="rename"),
     path("<int:team_id>/leave/", views.leave, name="leave"),
     path("<int:team_id>/invites/", views.create_invite, name="create_invite"),

@@ -314,12 +314,13 @@ def start_studio(directory: Path, stack: ExitStack, seed: int) -> tuple[Emulator
     redis = start_redis(redis_port := free_port(), directory / "redis")
     stack.callback(redis.wait, 10)
     stack.callback(redis.terminate)
-    emulator = EmulatorProcess(api_key="bench-key", queue_seconds=QUEUE_SECONDS, quiet=True, seed=seed)
+    emulator = EmulatorProcess(api_key="bench-key", queue_seconds=QUEUE_SECONDS, quiet=True, seed=seed, tls=True)
     stack.enter_context(emulator)
     env = {
         **os.environ, "DJANGO_SETTINGS_MODULE": "kling_studio.settings", "PYTHONUNBUFFERED": "1",
         "DATABASE_URL": f"sqlite:///{directory}/bench.sqlite3", "REDIS_URL": f"redis://127.0.0.1:{redis_port}/0",
         "MEDIA_ROOT": str(directory / "media"), "GMI_API_BASE_URL": emulator.base_url, "GMI_API_KEY": emulator.api_key,
+        "GMI_CA_BUNDLE": str(emulator.ca_path), "GMI_ALLOW_PRIVATE_API_HOST": "True",
     }  # fmt: skip
     os.environ.update(env)
     import django

@@ -54,6 +54,12 @@ class GenerationForm(forms.ModelForm):
         kwargs.setdefault("label_suffix", "")
         super().__init__(*args, **kwargs)
 
+    def clean_prompt(self) -> str:
+        prompt = self.cleaned_data["prompt"]
+        if not prompt.strip():  # spaces only (the field keeps them, so nothing typed is lost)
+            raise forms.ValidationError("Write a prompt describing the video you want: spaces alone describe nothing.")
+        return prompt
+
     def clean(self):
         cleaned = super().clean()
         values = {field: cleaned.get(field) for field in self.Meta.fields}

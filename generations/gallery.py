@@ -8,7 +8,7 @@ costs; each filter has an index in the same newest-first order.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import UTC, datetime, time, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from urllib.parse import urlencode
 
 from django import forms
@@ -115,8 +115,8 @@ class GalleryFilterForm(forms.Form):
             generations = generations.favourites_of(self.user)
         if start := values.get("created_from"):
             generations = generations.filter(created_at__gte=_midnight(start))
-        if end := values.get("created_to"):
-            generations = generations.filter(created_at__lt=_midnight(end) + timedelta(days=1))
+        if (end := values.get("created_to")) and end < date.max:  # the last day there is bounds nothing
+            generations = generations.filter(created_at__lt=_midnight(end + timedelta(days=1)))
         return generations.newest_first()
 
     def page(self, size: int = PAGE_SIZE) -> GalleryPage:

@@ -99,7 +99,8 @@ def bulk(request: HttpRequest) -> HttpResponseBase:
         messages.success(request, f"Deleted {len(selected)} generations and their files.")
         return back
     if action == "download":
-        return _zip_response(request, [generation for generation in selected if generation.video])
+        stored = [g for g in selected if g.video and g.video.storage.exists(g.video.name)]  # files can go missing
+        return _zip_response(request, stored)
     messages.error(request, "Choose what to do with the selection.")
     return back
 

@@ -13,13 +13,14 @@ import enum
 import functools
 import logging
 import os
+import re
 import threading
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import IO, Any
-from urllib.parse import quote, urlsplit
+from typing import Any
+from urllib.parse import quote
 
 import requests
 
@@ -55,7 +56,7 @@ class NotFoundError(GMIError):
 
 
 class DownloadRefused(GMIError):
-    """An outcome file that must not be fetched: not http(s), or over the size cap."""
+    """An outcome file that must not be fetched: not https, not a public address, or too big."""
 
 
 class RateLimitedError(GMIError):
@@ -174,6 +175,19 @@ def _error_text(data: Any) -> str:
     return ""
 
 
+WRAPPED_400 = re.compile(r"\b(?:returned|status(?: code)?|code)\W{0,3}400\b", re.IGNORECASE)
+
+
+def _wrapped_bad_request(data: Any) -> str:
+    """The backend's reason, when an error body carries its 400; else an empty string."""
+    if isinstance(data, Mapping):
+        for value in data.values():
+            if isinstance(value, Mapping) and str(value.get("code") or value.get("status") or "") == "400":
+                return _error_text(value) or "the request was refused (HTTP 400)"
+    text = _error_text(data)
+    return text if WRAPPED_400.search(text) else ""
+
+
 def _parse_time(value: Any) -> datetime | None:
     if isinstance(value, bool) or value in (None, ""):
         return None
@@ -216,11 +230,11 @@ class GMIClient:
         org_id: str = "",
         connect_timeout: float = 5.0,
         read_timeout: float = 30.0,
-        download_timeout: float = 120.0,
+        verify: str | bool = True,
     ):
         self.base_url = base_url.rstrip("/")
         self.timeout = (connect_timeout, read_timeout)
-        self.download_timeout = download_timeout
+        self.verify = verify  # a CA bundle (the emulator's), or the system's
         self._api_key = api_key
         self._session = requests.Session()
         self._session.headers["User-Agent"] = USER_AGENT
@@ -241,7 +255,8 @@ class GMIClient:
             settings.GMI_API_BASE_URL,
             settings.GMI_API_KEY,
             settings.GMI_ORG_ID,
-            (settings.GMI_CONNECT_TIMEOUT, settings.GMI_READ_TIMEOUT, settings.GMI_DOWNLOAD_TIMEOUT),
+            (settings.GMI_CONNECT_TIMEOUT, settings.GMI_READ_TIMEOUT),
+            settings.GMI_CA_BUNDLE or True,
             (os.getpid(), threading.get_ident()),  # a session is not shared across a fork or threads
         )
 
@@ -253,6 +268,17 @@ class GMIClient:
 
     def get_request(self, request_id: str) -> RemoteRequest:
         return RemoteRequest.from_json(self._call("GET", f"/requests/{quote(request_id, safe='')}"))
+
+    def cancel(self, request_id: str) -> RemoteRequest | None:
+        """Ask the service to cancel a request (best effort); None if it was already final or gone."""
+        try:
+            return RemoteRequest.from_json(self._call("DELETE", f"/requests/{quote(request_id, safe='')}"))
+        except NotFoundError:
+            return None
+        except TransientError as exc:
+            if exc.status_code == 409:  # already final: nothing left to cancel
+                return None
+            raise
 
     def list_requests(self, model_id: str = MODEL_ID) -> list[RemoteRequest]:
         data = self._call("GET", "/requests", params={"model_id": model_id})
@@ -281,37 +307,6 @@ class GMIClient:
             raise TransientError(f"Expected a list of model ids from the API, got {_preview(data)}")
         return [str(i) for i in ids]
 
-    # Outcome files live on plain storage links, not behind the API: no key is sent there.
-
-    def download(self, url: str, destination: IO[bytes], *, max_bytes: int) -> int:
-        """Stream `url` into `destination` within the download time limit; returns the bytes written."""
-        if urlsplit(url).scheme not in ("http", "https"):
-            raise DownloadRefused(f"Refusing to download {url[:80]!r}: only http(s) links are fetched")
-        give_up_at = time.monotonic() + self.download_timeout
-        try:
-            with requests.get(url, stream=True, timeout=self.timeout, headers={"User-Agent": USER_AGENT}) as response:
-                if response.status_code != 200:
-                    raise self._error_for(response)
-                declared = response.headers.get("Content-Length", "")
-                if declared.isdigit() and int(declared) > max_bytes:
-                    raise DownloadRefused(f"The file is {int(declared):,} bytes; the cap is {max_bytes:,}")
-                written = 0
-                # read1 returns what one read of the socket gives, so a server that drips
-                # bytes cannot hold the download past its time limit.
-                while chunk := response.raw.read1(256 * 1024, decode_content=True):
-                    written += len(chunk)
-                    if written > max_bytes:
-                        raise DownloadRefused(f"The file is over the {max_bytes:,} byte cap")
-                    if time.monotonic() > give_up_at:
-                        raise TransientError(f"The download took longer than {self.download_timeout:g} s")
-                    destination.write(chunk)
-                received = response.raw.tell()  # as sent, before any Content-Encoding is undone
-                if declared.isdigit() and received != int(declared):
-                    raise TransientError(f"The download ended after {received:,} of {int(declared):,} bytes")
-                return written
-        except requests.RequestException as exc:
-            raise TransientError(f"Could not download the file: {type(exc).__name__}") from exc
-
     # Plumbing.
 
     def _call(self, method: str, path: str, **kwargs: Any) -> Any:
@@ -321,7 +316,7 @@ class GMIClient:
         started = time.monotonic()
         try:
             response = self._session.request(
-                method, self.base_url + path, headers=headers, timeout=self.timeout, **kwargs
+                method, self.base_url + path, headers=headers, timeout=self.timeout, verify=self.verify, **kwargs
             )
         except requests.Timeout as exc:
             raise TransientError(f"The video service did not answer in time ({method} {path})") from exc
@@ -351,9 +346,10 @@ class GMIClient:
     def _error_for(response: requests.Response) -> GMIError:
         status = response.status_code
         try:
-            reason = _error_text(response.json())
+            body = response.json()
         except ValueError:
-            reason = ""
+            body = None
+        reason = _error_text(body)
         reason = reason or (response.reason or "").strip() or f"HTTP {status}"
         if status in (401, 403):
             return AuthenticationError(f"The video service refused the API key: {reason}", status_code=status)
@@ -366,6 +362,10 @@ class GMIClient:
                 f"Rate limited by the video service: {reason}",
                 retry_after=_parse_retry_after(response.headers.get("Retry-After")),
             )
+        if status >= 500 and (refused := _wrapped_bad_request(body)):
+            # The live service sometimes answers 500 for a request its backend refused with
+            # a 400: trying it again cannot help.
+            return BadRequestError(refused, status_code=status)
         if status >= 500 or status in (408, 409, 425):
             return TransientError(f"The video service had a problem (HTTP {status}): {reason}", status_code=status)
         return BadRequestError(f"The video service answered HTTP {status}: {reason}", status_code=status)
@@ -373,9 +373,7 @@ class GMIClient:
 
 @functools.lru_cache(maxsize=16)
 def _shared_client(
-    base_url: str, api_key: str, org_id: str, timeouts: tuple[float, float, float], owner: tuple[int, int]
+    base_url: str, api_key: str, org_id: str, timeouts: tuple[float, float], verify: str | bool, owner: tuple[int, int]
 ) -> GMIClient:
-    connect, read, download = timeouts
-    return GMIClient(
-        base_url, api_key, org_id=org_id, connect_timeout=connect, read_timeout=read, download_timeout=download
-    )
+    connect, read = timeouts
+    return GMIClient(base_url, api_key, org_id=org_id, connect_timeout=connect, read_timeout=read, verify=verify)

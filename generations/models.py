@@ -138,8 +138,9 @@ class Generation(models.Model):
         return self.status in self.FINAL
 
     @property
-    def frame_size(self) -> tuple[int, int]:
-        return rules.FRAME_SIZES[self.aspect_ratio]
+    def frame_size(self) -> tuple[int, int] | None:
+        """The video's pixel size; None for a shape the contract does not know (no page breaks on it)."""
+        return rules.FRAME_SIZES.get(self.aspect_ratio)
 
     @property
     def is_past_deadline(self) -> bool:
@@ -170,11 +171,17 @@ class Generation(models.Model):
         return f"{stem}-{self.pk}.mp4"
 
     def delete_with_files(self) -> None:
-        """Delete the generation, then its stored files once the deletion is committed."""
+        """Delete the generation, then, once that is committed, its stored files, and its
+        request at the service if that is still being worked on (nobody will keep it)."""
+        from generations.tasks import queue_cancellation
+
         files = [(field.storage, field.name) for field in (self.video, self.thumbnail) if field]
+        still_running = self.request_id if self.status in self.AT_SERVICE else None
         self.delete()
         for storage, name in files:
             transaction.on_commit(lambda storage=storage, name=name: storage.delete(name))
+        if still_running:
+            transaction.on_commit(lambda: queue_cancellation(still_running))
 
     def matches(self, remote: RemoteRequest) -> bool:
         """Whether `remote` is the request this generation would have sent."""

@@ -22,6 +22,7 @@ from django.conf import settings
 from django.core.cache import cache
 from django.db import transaction
 from django.utils import timezone
+from redis import RedisError
 
 from generations.gmi import GMIClient, GMIError, NotFoundError, RateLimitedError, RemoteRequest, RemoteStatus, describe
 from generations.models import REFRESHED, Generation, next_refresh_after
@@ -140,7 +141,10 @@ def follow(generation: Generation, remote: RemoteRequest, token: str, next_poll_
         generation.fail_as_reported(remote)
         return "ended"
     if generation.is_past_deadline:  # the service was asked just now, and it is still unfinished
-        generation.fail_past_deadline()
+        if generation.fail_past_deadline():
+            from generations.tasks import queue_cancellation
+
+            transaction.on_commit(lambda: queue_cancellation(generation.request_id))
         return "ended"
     if changes:
         generation.refreshed(token, next_poll_at, changes)
@@ -152,11 +156,19 @@ def pause_fleet(retry_after: float | None) -> float:
     """Hold every API call of the studio back for `retry_after` seconds; returns the pause."""
     seconds = min(max(retry_after or PAUSE_WITHOUT_RETRY_AFTER, 1.0), LONGEST_PAUSE)
     until = time.time() + seconds
-    if until > (cache.get(PAUSE_KEY) or 0):
-        cache.set(PAUSE_KEY, until, timeout=int(seconds) + 1)
+    try:
+        if until > (cache.get(PAUSE_KEY) or 0):
+            cache.set(PAUSE_KEY, until, timeout=int(seconds) + 1)
+    except RedisError as exc:  # the caller waits its own pause all the same
+        logger.warning("Could not record the fleet's pause: %s", exc)
     return seconds
 
 
 def fleet_pause_remaining() -> float:
-    until = cache.get(PAUSE_KEY)
+    """How long every API call must still wait; nothing, when Redis cannot say."""
+    try:
+        until = cache.get(PAUSE_KEY)
+    except RedisError as exc:
+        logger.warning("Could not read the fleet's pause: %s", exc)
+        return 0.0
     return max(0.0, until - time.time()) if isinstance(until, float | int) else 0.0

@@ -6,6 +6,7 @@ schedule lives in the rows themselves: `next_poll_at` says when each is next due
 
 from __future__ import annotations
 
+import contextlib
 import uuid
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
@@ -21,6 +22,10 @@ from generations.gmi import RemoteRequest
 
 if TYPE_CHECKING:
     from generations.models import Generation
+
+# A pending generation is claimed within milliseconds of its task being queued; one still
+# pending after this many seconds was not queued (the broker was away) or its task was lost.
+OUTBOX_GRACE_SECONDS = 10
 
 
 class GenerationQuerySet(models.QuerySet["Generation"]):
@@ -106,12 +111,13 @@ class GenerationQuerySet(models.QuerySet["Generation"]):
         return self.filter(pk__in=pks, lease_token=token).update(lease_token="", next_poll_at=next_poll_at, **changes)
 
     def create_imported(self, remote: RemoteRequest, *, team, created_by) -> Generation:
-        """A generation for a request made outside the studio, as the service reports it."""
+        """A generation for a request made outside the studio, as the service reports it;
+        raises InvalidParameters for one whose parameters break the contract."""
         values = rules.payload_values(remote.payload)
-        try:
+        with contextlib.suppress(TypeError, ValueError):  # a number sent as text; anything else is refused below
             values["cfg_scale"] = float(values["cfg_scale"])
-        except (TypeError, ValueError):
-            values["cfg_scale"] = rules.CFG_SCALE_DEFAULT
+        if errors := rules.parameter_errors(values):  # nothing the studio cannot show goes into its gallery
+            raise rules.InvalidParameters(errors)
         generation = self.create(
             team=team,
             created_by=created_by,
@@ -131,10 +137,12 @@ class GenerationQuerySet(models.QuerySet["Generation"]):
         return generation
 
     def stalled_submissions(self, now: datetime) -> GenerationQuerySet:
-        """Never sent although they should have been: a lost task or a dead worker."""
-        lost = now - timedelta(seconds=settings.GENERATION_SUBMIT_LEASE)
+        """Never sent although they should have been: a task that could not be queued or was
+        lost, or a dead worker's claim. A pending row is taken to be stalled after a few
+        seconds: sending its task again is harmless, as only one delivery can claim it."""
+        unqueued = now - timedelta(seconds=OUTBOX_GRACE_SECONDS)
         return self.filter(
-            Q(status=self.model.Status.PENDING, created_at__lt=lost)
+            Q(status=self.model.Status.PENDING, created_at__lt=unqueued)
             | Q(status=self.model.Status.SUBMITTING, request_id__isnull=True, claim_expires_at__lt=now)
         )
 

@@ -7,8 +7,10 @@ due for a refresh, which brings fresh links and a new attempt, up to MAX_STORE_A
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import tempfile
+import time
 from datetime import timedelta
 from pathlib import Path
 
@@ -17,7 +19,8 @@ from django.core.files import File
 from django.core.files.storage import default_storage
 from django.utils import timezone
 
-from generations.gmi import DownloadRefused, GMIClient, GMIError
+from generations.downloads import DownloadPolicy, fetch
+from generations.gmi import DownloadRefused, GMIError
 from generations.models import Generation
 
 logger = logging.getLogger(__name__)
@@ -32,12 +35,12 @@ def store_files(generation_id: int, token: str) -> str:
     ).first()
     if generation is None or not token:
         return "not held"  # a duplicate delivery, or the hold ran out and a tick took the row back
-    client = GMIClient.from_settings()
+    policy = DownloadPolicy.from_settings()
     saved: list[str] = []
     try:
-        saved.append(download_into_storage(client, generation.video_url, generation, "video.mp4"))
+        saved.append(download_into_storage(policy, generation.video_url, generation, "video.mp4"))
         if generation.thumbnail_url:
-            saved.append(download_into_storage(client, generation.thumbnail_url, generation, "thumbnail.jpg"))
+            saved.append(download_into_storage(policy, generation.thumbnail_url, generation, "thumbnail.jpg"))
     except GMIError as exc:
         for name in saved:
             default_storage.delete(name)
@@ -64,13 +67,13 @@ def _store_failed(generation: Generation, token: str, exc: GMIError) -> str:
     return "retry"
 
 
-def download_into_storage(client: GMIClient, url: str, generation: Generation, filename: str) -> str:
+def download_into_storage(policy: DownloadPolicy, url: str, generation: Generation, filename: str) -> str:
     """Stream to a temporary file, then move it into place under media storage."""
-    temp_dir = Path(settings.MEDIA_ROOT) / "tmp"
+    temp_dir = downloads_dir()
     temp_dir.mkdir(parents=True, exist_ok=True)
     with tempfile.NamedTemporaryFile(dir=temp_dir, suffix=Path(filename).suffix, delete=False) as handle:
         try:
-            client.download(url, handle, max_bytes=settings.GMI_MAX_DOWNLOAD_BYTES)
+            fetch(url, handle, policy)
         except BaseException:
             Path(handle.name).unlink(missing_ok=True)
             raise
@@ -80,6 +83,23 @@ def download_into_storage(client: GMIClient, url: str, generation: Generation, f
             return default_storage.save(name, _MovableFile(downloaded, handle.name))
     finally:
         Path(handle.name).unlink(missing_ok=True)  # moved into place already, unless the storage copies
+
+
+def downloads_dir() -> Path:
+    return Path(settings.MEDIA_ROOT) / "tmp"
+
+
+def remove_abandoned_downloads() -> int:
+    """Delete the temporary files of downloads that no store can still be writing: older
+    than a store's whole hold, they were left by a worker killed mid-download."""
+    too_old = time.time() - settings.GENERATION_STORE_LEASE
+    removed = 0
+    for path in downloads_dir().glob("tmp*"):
+        with contextlib.suppress(FileNotFoundError):
+            if path.is_file() and path.stat().st_mtime < too_old:
+                path.unlink()
+                removed += 1
+    return removed
 
 
 class _MovableFile(File):

@@ -13,9 +13,11 @@ from datetime import timedelta
 from celery import shared_task
 from django.conf import settings
 from django.utils import timezone
+from kombu.exceptions import OperationalError
+from redis import RedisError
 
 from generations import poller, storing
-from generations.gmi import GMIClient, GMIError, RateLimitedError, RemoteRequest, describe
+from generations.gmi import GMIClient, GMIError, NotFoundError, RateLimitedError, RemoteRequest, describe
 from generations.models import Generation
 from generations.rules import InvalidParameters
 
@@ -52,6 +54,30 @@ def submit_generation(generation_id: int) -> None:
         logger.info("Generation %s sent as request %s", generation.pk, remote.request_id)
 
 
+def queue_submission(generation_id: int) -> bool:
+    """Queue the submit task; False when the broker cannot be reached.
+
+    A generation that could not be queued stays pending: the row is the outbox, and
+    `recover_stalled_generations` queues it again once the broker is back.
+    """
+    return _queue(submit_generation, generation_id)
+
+
+def queue_cancellation(request_id: str) -> bool:
+    """Ask a worker to cancel a request at the service; a broker that is away loses only
+    the saving (the service finishes the request, and nobody keeps it)."""
+    return _queue(cancel_request, request_id)
+
+
+def _queue(task, *args) -> bool:
+    try:
+        task.delay(*args)
+    except (OperationalError, RedisError, OSError) as exc:
+        logger.warning("Could not queue %s%r (%s)", task.name, args, exc)
+        return False
+    return True
+
+
 def find_earlier_submission(client: GMIClient, generation: Generation) -> RemoteRequest | None:
     """The request an earlier attempt sent but did not live to record, if there is one.
 
@@ -80,11 +106,14 @@ def find_earlier_submission(client: GMIClient, generation: Generation) -> Remote
 
 
 def handle_submit_error(generation: Generation, exc: GMIError) -> None:
+    if isinstance(exc, NotFoundError):  # on submit, the model is what the service does not know
+        generation.fail(f"The video service rejected the request: it does not offer the model {generation.model_id!r}.")
+        return
     if not exc.retryable:
         generation.fail(describe(exc))
         return
     if generation.submit_attempts >= settings.GENERATION_MAX_SUBMIT_ATTEMPTS:
-        generation.fail(f"{describe(exc)} Gave up after {generation.submit_attempts} attempts.")
+        give_up_submitting(generation, exc)
         return
     countdown = min(2.0**generation.submit_attempts, SUBMIT_RETRY_LONGEST_WAIT)
     if isinstance(exc, RateLimitedError):
@@ -92,6 +121,28 @@ def handle_submit_error(generation: Generation, exc: GMIError) -> None:
     logger.warning("Submitting generation %s failed (%s); retrying in %.0f s", generation.pk, exc, countdown)
     generation.release_claim()
     submit_generation.apply_async((generation.pk,), countdown=countdown)
+
+
+def give_up_submitting(generation: Generation, exc: GMIError) -> None:
+    """The last attempt failed. An earlier one may still have reached the service (a
+    timeout, a 5xx after the fact): adopt what it sent rather than lose a paid request."""
+    try:
+        remote = find_earlier_submission(GMIClient.from_settings(), generation)
+    except GMIError as list_error:
+        logger.warning("Generation %s: could not look for an earlier submission (%s)", generation.pk, list_error)
+        remote = None
+    if remote is not None and generation.record_submission(remote):
+        return
+    generation.fail(f"{describe(exc)} Gave up after {generation.submit_attempts} attempts.")
+
+
+@shared_task(acks_late=True, reject_on_worker_lost=True)
+def cancel_request(request_id: str) -> None:
+    """Best effort: stop the service working on (and charging for) what nobody waits for."""
+    try:
+        GMIClient.from_settings().cancel(request_id)
+    except GMIError as exc:
+        logger.warning("Could not cancel request %s at the service: %s", request_id, exc)
 
 
 @shared_task(ignore_result=True)
@@ -107,7 +158,8 @@ def store_generation(generation_id: int, token: str) -> str:
 
 @shared_task
 def recover_stalled_generations() -> dict[str, int]:
-    """Run by beat: re-send lost submit tasks; end generations never sent and now too old.
+    """Run by beat: send what was never queued or was lost, end generations never sent and
+    now too old, and remove the temporary files of downloads a killed worker left behind.
 
     Generations at the service need no recovery: the tick finds them due whatever happened.
     """
@@ -116,4 +168,4 @@ def recover_stalled_generations() -> dict[str, int]:
     submits = list(Generation.objects.stalled_submissions(now).values_list("pk", flat=True))
     for pk in submits:
         submit_generation.delay(pk)
-    return {"expired": expired, "submits": len(submits)}
+    return {"expired": expired, "submits": len(submits), "downloads_removed": storing.remove_abandoned_downloads()}

@@ -10,7 +10,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 from generations.forms import GenerationForm
 from generations.media import ranged_file_response
 from generations.models import Generation
-from generations.tasks import submit_generation
+from generations.tasks import queue_submission
 
 RECENT_COUNT = 24
 
@@ -21,13 +21,30 @@ def get_generation_for_team(request: HttpRequest, pk: int) -> Generation:
     return get_object_or_404(generations.with_favourite_of(request.user), pk=pk)
 
 
-def _start(request: HttpRequest, form: GenerationForm) -> Generation:
+QUEUED_LATER = (
+    "Your video is saved, but the studio's work queue cannot be reached just now: "
+    "it will be sent as soon as the queue is back. There is no need to submit it again."
+)
+
+
+def _start(request: HttpRequest, form: GenerationForm, sent_message: str) -> Generation:
+    """Save the generation, then queue it for a worker: the API is never called here.
+
+    The row is the outbox: when the queue cannot take the task, the person is told it
+    will be sent shortly, and beat's recovery sends it once the queue is back.
+    """
     generation = form.save(commit=False)
     generation.created_by = request.user
     generation.team = request.team
     generation.save()
-    # The API is called by a worker, never inside the web request.
-    transaction.on_commit(lambda: submit_generation.delay(generation.pk))
+
+    def queue() -> None:
+        if queue_submission(generation.pk):
+            messages.success(request, sent_message)
+        else:
+            messages.warning(request, QUEUED_LATER)
+
+    transaction.on_commit(queue)
     return generation
 
 
@@ -48,11 +65,10 @@ def _studio_context(request: HttpRequest, form: GenerationForm, **extra) -> dict
 def create(request: HttpRequest) -> HttpResponse:
     form = GenerationForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
-        generation = _start(request, form)
+        generation = _start(request, form, "Your video is on its way.")
         if request.htmx:
             context = {"form": GenerationForm(), "new_generation": generation}
             return render(request, "generations/partials/create_form.html", context)
-        messages.success(request, "Your video is on its way.")
         return redirect("generations:create")
     if request.htmx:
         return render(request, "generations/partials/create_form.html", {"form": form})
@@ -75,10 +91,9 @@ def retry(request: HttpRequest, pk: int) -> HttpResponse:
     if not form.is_valid():
         messages.error(request, "That generation's parameters are no longer accepted; remix it instead.")
         return redirect("generations:remix", pk=original.pk)
-    generation = _start(request, form)
+    generation = _start(request, form, "Trying again with the same parameters.")
     if request.htmx:
-        return render(request, "generations/partials/generation_card.html", {"generation": generation, "fresh": True})
-    messages.success(request, "Trying again with the same parameters.")
+        return render(request, "generations/partials/retried_card.html", {"generation": generation, "fresh": True})
     return redirect("generations:create")
 
 

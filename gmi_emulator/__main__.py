@@ -13,9 +13,17 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
-from gmi_emulator.config import OUTCOME_STYLES, ConfigError, FaultConfig, Settings
+from gmi_emulator.api import Emulator
+from gmi_emulator.config import (
+    ERROR_STYLES,
+    OUTCOME_STYLES,
+    WRAPPED_ERROR_SHAPES,
+    ConfigError,
+    FaultConfig,
+    Settings,
+)
 from gmi_emulator.render import RenderPool
-from gmi_emulator.server import API_PREFIX, Emulator, EmulatorHTTPServer
+from gmi_emulator.server import API_PREFIX, EmulatorHTTPServer, tls_context
 
 ENV_PREFIX = "GMI_EMULATOR_"
 
@@ -36,6 +44,17 @@ def _non_negative(text: str) -> float:
 
 def _flag(text: str) -> bool:
     return text.strip().lower() in ("1", "true", "yes", "on")
+
+
+def _boolean(text: str | bool) -> bool:
+    if isinstance(text, bool):
+        return text
+    word = text.strip().lower()
+    if word in ("1", "true", "yes", "on"):
+        return True
+    if word in ("0", "false", "no", "off"):
+        return False
+    raise argparse.ArgumentTypeError(f"{text!r} is not true or false")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -76,9 +95,28 @@ def build_parser() -> argparse.ArgumentParser:
     add("--seed", int, None, "seed for the random fates and injected errors")
     styles = "documented: video_url and 'processing'; live: media_urls and 'dispatched'"
     add("--outcome-style", str, "documented", styles, choices=OUTCOME_STYLES)
+    add("--error-style", str, "error", _ERROR_STYLE_HELP, choices=ERROR_STYLES)
+    add("--wrap-bad-request-in-500", _boolean, False, _WRAP_HELP, nargs="?", const=True)
+    add("--wrapped-error-shape", str, "mixed", _SHAPE_HELP, choices=WRAPPED_ERROR_SHAPES)
+    add("--tls-cert", Path, None, "serve HTTPS with this PEM certificate (chain); needs --tls-key; media links: https")
+    add("--tls-key", Path, None, "the PEM private key of --tls-cert")
     add("--render-workers", int, 2, "render processes (1-2 is right for a 2-core machine)")
     add("--quiet", _flag, False, "do not log requests to stderr (true/false)", nargs="?", const=True)
     return parser
+
+
+_ERROR_STYLE_HELP = (
+    "the key of every API error body: error {'error': ...}, message {'message': ...}, "
+    "detail {'detail': ...}, or mixed (one of them at random per response)"
+)
+_WRAP_HELP = (
+    "answer an invalid submit (a 400) with the live service's HTTP 500 carrying the backend's 400 "
+    "(true/false; an unknown model stays 404)"
+)
+_SHAPE_HELP = (
+    "the body of that 500: flat {'error': 'backend returned 400: ...'}, "
+    "nested {'error': {'code': 400, 'message': ...}}, or mixed (either at random per response)"
+)
 
 
 def settings_from_args(argv: Sequence[str] | None = None) -> Settings:
@@ -98,12 +136,22 @@ def settings_from_args(argv: Sequence[str] | None = None) -> Settings:
                 "latency": args.latency,
                 "list_limit": args.list_limit,
                 "outcome_style": args.outcome_style,
+                "error_style": args.error_style,
+                "wrap_bad_request_in_500": _boolean(args.wrap_bad_request_in_500),
+                "wrapped_error_shape": args.wrapped_error_shape,
             }
         )
-    except ConfigError as exc:
+    except (ConfigError, argparse.ArgumentTypeError) as exc:
         parser.error(str(exc))
     if not 0 <= args.port <= 65535:
         parser.error("--port must be between 0 and 65535")
+    tls_cert = Path(args.tls_cert) if args.tls_cert else None
+    tls_key = Path(args.tls_key) if args.tls_key else None
+    if (tls_cert is None) != (tls_key is None):
+        parser.error("--tls-cert and --tls-key must be given together")
+    for flag, path in (("--tls-cert", tls_cert), ("--tls-key", tls_key)):
+        if path is not None and not path.is_file():
+            parser.error(f"{flag} {path}: no such file")
     return Settings(
         host=args.host,
         port=args.port,
@@ -112,6 +160,8 @@ def settings_from_args(argv: Sequence[str] | None = None) -> Settings:
         seed=args.seed,
         render_workers=max(1, args.render_workers),
         quiet=bool(args.quiet),
+        tls_cert=tls_cert,
+        tls_key=tls_key,
         faults=faults,
     )
 
@@ -120,6 +170,14 @@ def run(settings: Settings) -> int:
     temporary = settings.media_dir is None
     media_dir = Path(tempfile.mkdtemp(prefix="gmi-emulator-")) if temporary else Path(settings.media_dir or ".")
     media_dir.mkdir(parents=True, exist_ok=True)
+    try:
+        context = tls_context(settings)
+    except OSError as exc:  # includes ssl.SSLError: a key that does not match, a file that is not PEM
+        files = f"--tls-cert {settings.tls_cert} / --tls-key {settings.tls_key}"
+        print(f"error: cannot use {files}: {exc}", file=sys.stderr, flush=True)
+        if temporary:
+            shutil.rmtree(media_dir, ignore_errors=True)
+        return 1
     stop = threading.Event()
     for signum in (signal.SIGINT, signal.SIGTERM):
         signal.signal(signum, lambda *_: stop.set())
@@ -128,7 +186,7 @@ def run(settings: Settings) -> int:
     try:
         emulator = Emulator(settings, media_dir, renderer)
         try:
-            server = EmulatorHTTPServer(emulator)
+            server = EmulatorHTTPServer(emulator, context)
         except OSError as exc:
             print(f"error: cannot listen on {settings.host}:{settings.port}: {exc}", file=sys.stderr, flush=True)
             return 1

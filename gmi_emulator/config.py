@@ -8,8 +8,15 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-ENDPOINTS = ("submit", "get_request", "list_requests", "get_model", "list_models")
+ENDPOINTS = ("submit", "get_request", "list_requests", "get_model", "list_models", "cancel_request")
 OUTCOME_STYLES = ("documented", "live")
+# The key of an API error body: {"error": ...} (the default), {"message": ...}, {"detail": ...},
+# or "mixed": one of the three at random for each response, as the live service does.
+ERROR_STYLES = ("error", "message", "detail", "mixed")
+ERROR_KEYS = ("error", "message", "detail")
+# The body of a 500 that wraps a backend 400: "flat" {"error": "backend returned 400: <message>"},
+# "nested" {"error": {"code": 400, "message": "<message>"}}, or "mixed": one of the two at random.
+WRAPPED_ERROR_SHAPES = ("flat", "nested", "mixed")
 
 
 class ConfigError(ValueError):
@@ -31,6 +38,9 @@ class FaultConfig:
     latency: float = 0.0
     list_limit: int = 0  # the list endpoint shows at most this many requests, newest first; 0 = all
     outcome_style: str = "documented"
+    error_style: str = "error"  # the key of every API error body; see ERROR_STYLES
+    wrap_bad_request_in_500: bool = False  # answer an invalid submit's 400 as a 500 that carries it
+    wrapped_error_shape: str = "mixed"  # the body of that 500; see WRAPPED_ERROR_SHAPES
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -59,15 +69,26 @@ class FaultConfig:
                 if isinstance(value, bool) or not isinstance(value, int) or value < 0:
                     raise ConfigError(f"{key} must be a whole number >= 0 (0 = unlimited)")
                 setattr(new, key, value)
-            elif key == "outcome_style":
-                if value not in OUTCOME_STYLES:
-                    raise ConfigError(f"outcome_style must be one of {', '.join(OUTCOME_STYLES)}")
-                new.outcome_style = value
+            elif key in _CHOICES:
+                if not isinstance(value, str) or value not in _CHOICES[key]:
+                    raise ConfigError(f"{key} must be one of {', '.join(_CHOICES[key])}, got {value!r}")
+                setattr(new, key, value)
+            elif key == "wrap_bad_request_in_500":
+                if not isinstance(value, bool):
+                    raise ConfigError(f"wrap_bad_request_in_500 must be true or false, got {value!r}")
+                new.wrap_bad_request_in_500 = value
         if new.rate_window <= 0:
             raise ConfigError("rate_window must be > 0")
         if new.fail_rate + new.stuck_rate + new.cancel_rate > 1.0 + 1e-9:
             raise ConfigError("fail_rate + stuck_rate + cancel_rate must not exceed 1")
         return new
+
+
+_CHOICES: dict[str, tuple[str, ...]] = {
+    "outcome_style": OUTCOME_STYLES,
+    "error_style": ERROR_STYLES,
+    "wrapped_error_shape": WRAPPED_ERROR_SHAPES,
+}
 
 
 def _number(name: str, value: Any, low: float, high: float = math.inf) -> float:
@@ -104,4 +125,6 @@ class Settings:
     seed: int | None = None
     render_workers: int = 2
     quiet: bool = False
+    tls_cert: Path | None = None  # with tls_key: serve HTTPS (and https:// media links)
+    tls_key: Path | None = None
     faults: FaultConfig = field(default_factory=FaultConfig)

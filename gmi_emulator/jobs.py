@@ -3,7 +3,9 @@
 A job's status is computed from the clock when it is read: queued for the
 queue time captured at submit, then processing for the processing time, then
 final according to the fate drawn at submit. A successful job also needs its
-render to have finished; until then it stays processing.
+render to have finished; until then it stays processing. A client can cancel a
+job that is not final yet (``DELETE``): it is then cancelled from that moment on,
+whatever its fate, and its render is stopped.
 """
 
 from __future__ import annotations
@@ -26,8 +28,15 @@ FAILURE_REASONS = (
     "Video generation timed out on worker",
 )
 CANCELLED_REASON = "Request was cancelled"
+CANCELLED_BY_CLIENT_REASON = "Request was cancelled by the client"
+FINAL_STATUSES = ("success", "failed", "cancelled")
 
 RenderStarter = Callable[[str, dict[str, Any]], "Future[dict[str, Any]]"]
+RenderStopper = Callable[[str, "Future[dict[str, Any]]", bool], None]  # (request id, render, discard its files)
+
+
+class RenderStopped(Exception):
+    """Raised by a render that was told to stop (its request was cancelled)."""
 
 
 @dataclass
@@ -45,9 +54,17 @@ class Job:
     render: Future[dict[str, Any]] | None = None
     render_finished_at: float | None = None
     render_error: str | None = None
+    cancelled_at: float | None = None  # when a client cancelled it
+
+    def started(self, now: float) -> bool:
+        """Whether a worker picked it up by ``now`` (it left the queue, and not after a cancellation)."""
+        began = self.created + self.queue_seconds
+        return now >= began and (self.cancelled_at is None or self.cancelled_at >= began)
 
     def finished_at(self) -> float:
         """When the job became final (once it is): the end of processing, or of its render if later."""
+        if self.cancelled_at is not None:
+            return self.cancelled_at
         ended = self.created + self.queue_seconds + self.processing_seconds
         if self.fate == "success" and self.render_finished_at is not None:
             return max(ended, self.render_finished_at)
@@ -55,6 +72,8 @@ class Job:
 
     def snapshot(self, now: float) -> tuple[str, float, str | None]:
         """``(status, updated_at, error)`` as of ``now``; status is a documented one."""
+        if self.cancelled_at is not None:
+            return "cancelled", self.cancelled_at, CANCELLED_BY_CLIENT_REASON
         started = self.created + self.queue_seconds
         ended = started + self.processing_seconds
         if now < started:
@@ -82,12 +101,15 @@ class Counters:
 
 
 class JobStore:
-    def __init__(self, seed: int | None, start_render: RenderStarter | None) -> None:
+    def __init__(
+        self, seed: int | None, start_render: RenderStarter | None, stop_render: RenderStopper | None = None
+    ) -> None:
         self._lock = threading.Lock()
         self._seed = seed
         self._rng = random.Random(seed)  # fates: one draw sequence per submission
         self._fault_rng = random.Random(None if seed is None else seed + 1)  # injected errors
         self._start_render = start_render
+        self._stop_render = stop_render
         self._jobs: dict[str, Job] = {}
         self._sequence = 0
         self.counters = Counters()
@@ -144,6 +166,23 @@ class JobStore:
 
         future.add_done_callback(done)
 
+    def cancel(self, request_id: str, now: float) -> tuple[Job | None, str]:
+        """Cancel a job that is queued or processing; returns ``(job, its status before)``.
+
+        ``(None, "")`` for an unknown id; a job that was already final is left as it was.
+        """
+        with self._lock:
+            job = self._jobs.get(request_id)
+            if job is None:
+                return None, ""
+            status = job.snapshot(now)[0]
+            if status in FINAL_STATUSES:
+                return job, status
+            job.cancelled_at = now
+        if job.render is not None and self._stop_render is not None:
+            self._stop_render(job.request_id, job.render, True)
+        return job, status
+
     def get(self, request_id: str) -> Job | None:
         with self._lock:
             return self._jobs.get(request_id)
@@ -174,6 +213,8 @@ class JobStore:
             }
         snapshots = {j.request_id: j.snapshot(now) for j in jobs}
         result["requests"] = {request_id: snapshot[0] for request_id, snapshot in snapshots.items()}
+        # Each render's progress: pending, running, done, failed, or stopped (its request was cancelled).
+        result["renders"] = {j.request_id: _render_state(j.render) for j in jobs if j.render is not None}
         # When each final request became final, to the microsecond (the API's own times are whole seconds).
         result["finished_at"] = {
             j.request_id: j.finished_at()
@@ -191,5 +232,19 @@ class JobStore:
             self._sequence = 0
             self.counters = Counters()
         for job in jobs:
-            if job.render is not None:
-                job.render.cancel()
+            if job.render is not None and not job.render.done():
+                if self._stop_render is not None:
+                    self._stop_render(job.request_id, job.render, False)
+                else:
+                    job.render.cancel()
+
+
+def _render_state(render: Future[dict[str, Any]]) -> str:
+    if render.cancelled():
+        return "stopped"
+    if not render.done():
+        return "running" if render.running() else "pending"
+    exc = render.exception()
+    if exc is None:
+        return "done"
+    return "stopped" if isinstance(exc, RenderStopped) else "failed"

@@ -24,6 +24,7 @@ import av
 import numpy as np
 from PIL import Image, ImageDraw, ImageFont
 
+from gmi_emulator.jobs import RenderStopped
 from gmi_emulator.scene import FPS, RGB, Scene, build_scene
 
 Layer = tuple[np.ndarray, np.ndarray]  # premultiplied rgb float32 (h, w, 3), alpha float32 (h, w, 1)
@@ -217,9 +218,23 @@ def _produce(maker: FrameMaker, out: queue.Queue[Any], stop: threading.Event, th
         out.put(exc)
 
 
-def render_video(payload: dict[str, Any], video_path: str, thumb_path: str) -> dict[str, Any]:
-    """Render ``payload`` to ``video_path`` (MP4) and ``thumb_path`` (JPEG), atomically."""
+STOP_CHECK_FRAMES = 6  # how often (in frames) a render looks for its stop file
+
+
+def _stop_requested(stop_path: str | None) -> bool:
+    return stop_path is not None and os.path.exists(stop_path)
+
+
+def render_video(
+    payload: dict[str, Any], video_path: str, thumb_path: str, stop_path: str | None = None
+) -> dict[str, Any]:
+    """Render ``payload`` to ``video_path`` (MP4) and ``thumb_path`` (JPEG), atomically.
+
+    Raises RenderStopped, leaving no files, once a file exists at ``stop_path``.
+    """
     started = time.perf_counter()
+    if _stop_requested(stop_path):
+        raise RenderStopped(video_path)
     scene = build_scene(payload)
     maker = FrameMaker(scene)
     video_tmp = f"{video_path}.{os.getpid()}.part"
@@ -235,10 +250,14 @@ def render_video(payload: dict[str, Any], video_path: str, thumb_path: str) -> d
             stream.codec_context.time_base = Fraction(1, FPS)
             stream.codec_context.thread_type = "AUTO"
             producer.start()
+            count = 0
             while (item := frames.get()) is not None:
                 if isinstance(item, BaseException):
                     raise item
                 container.mux(stream.encode(item))
+                count += 1
+                if count % STOP_CHECK_FRAMES == 0 and _stop_requested(stop_path):
+                    raise RenderStopped(video_path)
             container.mux(stream.encode(None))
         os.replace(thumb_tmp, thumb_path)
         os.replace(video_tmp, video_path)
@@ -282,8 +301,12 @@ class RenderPool:
         for future in [self.executor.submit(_warm_up) for _ in range(self.workers)]:
             future.result(timeout=60)
 
-    def submit(self, payload: dict[str, Any], video_path: Path, thumb_path: Path) -> Future[dict[str, Any]]:
-        return self.executor.submit(render_video, payload, str(video_path), str(thumb_path))
+    def submit(
+        self, payload: dict[str, Any], video_path: Path, thumb_path: Path, stop_path: Path | None = None
+    ) -> Future[dict[str, Any]]:
+        """Render in a worker; creating a file at ``stop_path`` stops the render (RenderStopped)."""
+        stop = str(stop_path) if stop_path is not None else None
+        return self.executor.submit(render_video, payload, str(video_path), str(thumb_path), stop)
 
     def shutdown(self, timeout: float = 5.0) -> bool:
         """Cancel queued renders and end the worker processes; False if they would not stop."""

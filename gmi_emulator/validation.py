@@ -66,6 +66,10 @@ def model_info(model_id: str) -> dict[str, Any] | None:
 
 
 class ValidationError(ValueError):
+    """An invalid submission: HTTP 400, ``{"error": message, "field": field}``."""
+
+    status = 400
+
     def __init__(self, field: str, message: str) -> None:
         super().__init__(message)
         self.field = field
@@ -75,9 +79,22 @@ class ValidationError(ValueError):
         return {"error": self.message, "field": self.field}
 
 
+class UnknownModel(ValidationError):
+    """A submission for a model the catalogue does not know: HTTP 404, ``{"error": message}``."""
+
+    status = 404
+
+    def __init__(self, model: str) -> None:
+        super().__init__("model", f"model not found: {model}")
+
+    def as_json(self) -> dict[str, str]:
+        return {"error": self.message}
+
+
 def validate_submission(body: Any) -> tuple[str, dict[str, Any]]:
     """Return ``(model, payload with defaults filled in)`` or raise ValidationError.
 
+    A model that is not in the catalogue raises UnknownModel (404), as on the live service.
     Unknown payload keys are ignored (and not echoed back).
     """
     if not isinstance(body, dict):
@@ -85,8 +102,12 @@ def validate_submission(body: Any) -> tuple[str, dict[str, Any]]:
     if "model" not in body:
         raise ValidationError("model", f'model is required and must be "{MODEL_ID}"')
     model = body["model"]
-    if model != MODEL_ID:
-        raise ValidationError("model", f'model must be "{MODEL_ID}", got {model!r}')
+    if not isinstance(model, str) or not model:
+        raise ValidationError("model", f'model must be a non-empty string such as "{MODEL_ID}", got {model!r}')
+    if model not in model_ids():
+        raise UnknownModel(model)
+    if model != MODEL_ID:  # listed, but this emulator only emulates the one model
+        raise ValidationError("model", f'model {model!r} is not emulated: model must be "{MODEL_ID}"')
     raw = body.get("payload", {})
     if not isinstance(raw, dict):
         raise ValidationError("payload", "payload must be a JSON object")

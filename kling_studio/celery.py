@@ -1,8 +1,33 @@
 import os
 
+import redis
 from celery import Celery
+from kombu.transport import redis as kombu_redis
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "kling_studio.settings")
+
+
+class RedisChannel(kombu_redis.Channel):
+    """kombu's Redis channel, which says "connection lost" when its connection is gone.
+
+    In celery 5.7.0 / kombu 5.7.0, after Redis restarts the worker drops the lost
+    connection's transport while a channel of it still has late-acknowledged messages:
+    closing that channel (to give them back) or acknowledging one of them then looks up
+    the dropped transport and raises AttributeError ('NoneType' object has no attribute
+    'hostname'), which nothing catches, and the worker ends with "Unrecoverable error".
+    A connection error is what it is: Celery ignores it there and reconnects, and Redis
+    gives the unacknowledged messages back after the visibility timeout.
+    """
+
+    def _connparams(self, asynchronous=False):
+        if self.connection.client is None:
+            raise redis.ConnectionError("the broker connection was closed")
+        return super()._connparams(asynchronous=asynchronous)
+
+
+class RedisTransport(kombu_redis.Transport):
+    Channel = RedisChannel
+
 
 app = Celery("kling_studio")
 app.config_from_object("django.conf:settings", namespace="CELERY")

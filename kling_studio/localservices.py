@@ -48,21 +48,26 @@ def is_listening(host: str, port: int) -> bool:
         return sock.connect_ex((host, port)) == 0
 
 
-def redis_command(port: int, data_dir: Path) -> list[str]:
-    """A throw-away Redis on loopback: no persistence, nothing written outside data_dir."""
+def redis_command(port: int, data_dir: Path, *, persistent: bool = False) -> list[str]:
+    """A Redis on loopback, writing nothing outside data_dir.
+
+    `persistent`: an append-only file, written every second, so queued tasks and the
+    fleet's pause survive a restart (what `make run` uses); else nothing is kept.
+    """
     data_dir.mkdir(parents=True, exist_ok=True)
+    keep = ["--appendonly", "yes", "--appendfsync", "everysec"] if persistent else ["--appendonly", "no"]
     return [
         redis_server_binary(),
         "--bind", "127.0.0.1",
         "--port", str(port),
         "--save", "",
-        "--appendonly", "no",
+        *keep,
         "--dir", str(data_dir),
     ]  # fmt: skip
 
 
-def start_redis(port: int, data_dir: Path) -> subprocess.Popen:
-    process = subprocess.Popen(redis_command(port, data_dir), stdout=subprocess.DEVNULL)
+def start_redis(port: int, data_dir: Path, *, persistent: bool = False) -> subprocess.Popen:
+    process = subprocess.Popen(redis_command(port, data_dir, persistent=persistent), stdout=subprocess.DEVNULL)
     wait_for_port("127.0.0.1", port, process, "redis-server")
     return process
 
@@ -158,7 +163,7 @@ def run_with_postgres(command: list[str]) -> int:
 def run_redis() -> None:
     """Procfile entry: be the studio's Redis, in the foreground."""
     port = urlsplit(os.environ.get("REDIS_URL", DEFAULT_REDIS_URL)).port or 6379
-    command = redis_command(port, BASE_DIR / "var" / "redis")
+    command = redis_command(port, BASE_DIR / "var" / "redis", persistent=True)
     os.execv(command[0], command)
 
 
@@ -177,8 +182,13 @@ def studio_environment() -> tuple[dict[str, str], list[str]]:
         print("GMI_API_KEY is not set: the studio talks to the local emulator, which renders its own videos.")
         env["GMI_EMULATOR_PORT"] = env.get("GMI_EMULATOR_PORT", str(EMULATOR_PORT))
         env["GMI_EMULATOR_API_KEY"] = EMULATOR_KEY
-        env["GMI_API_BASE_URL"] = f"http://127.0.0.1:{env['GMI_EMULATOR_PORT']}/api/v1/apikey"
+        # Over HTTPS, as the live service: the studio fetches https links only.
+        cert, key, ca = emulator_certificate(BASE_DIR / "var" / "tls")
+        env["GMI_EMULATOR_TLS_CERT"], env["GMI_EMULATOR_TLS_KEY"] = str(cert), str(key)
+        env["GMI_API_BASE_URL"] = f"https://127.0.0.1:{env['GMI_EMULATOR_PORT']}/api/v1/apikey"
         env["GMI_API_KEY"] = EMULATOR_KEY
+        env["GMI_CA_BUNDLE"] = str(ca)
+        env["GMI_ALLOW_PRIVATE_API_HOST"] = "True"  # its file links are on 127.0.0.1
         processes.insert(0, "emulator")
     # honcho hands each process its own PORT, so the web port travels under another name.
     env["STUDIO_PORT"] = env.get("PORT", "8000")
@@ -186,6 +196,16 @@ def studio_environment() -> tuple[dict[str, str], list[str]]:
     # The Procfile's `python` and `celery` are this interpreter's, virtualenv or not.
     env["PATH"] = os.pathsep.join([str(Path(sys.executable).parent), env.get("PATH", "")])
     return env, processes
+
+
+def emulator_certificate(directory: Path) -> tuple[Path, Path, Path]:
+    """The local emulator's certificate, key and CA, made again when missing or older than 20 days."""
+    from gmi_emulator.testing import make_test_certificate
+
+    paths = directory / "server.pem", directory / "server-key.pem", directory / "ca.pem"
+    if all(path.exists() for path in paths) and time.time() - paths[2].stat().st_mtime < 20 * 86400:
+        return paths
+    return make_test_certificate(directory, days=30)
 
 
 def run_studio() -> None:

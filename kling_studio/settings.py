@@ -185,6 +185,9 @@ CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_VISIBILITY_TIMEOUT = envint("CELERY_VISIBILITY_TIMEOUT", "3600", minimum=60)
 CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": CELERY_VISIBILITY_TIMEOUT}
 CELERY_TASK_ALWAYS_EAGER = False
+# kombu's Redis transport, with the fix that keeps a worker alive through a Redis restart
+# (kling_studio/celery.py). REDIS_URL still says where Redis is.
+CELERY_BROKER_TRANSPORT = "kling_studio.celery:RedisTransport"
 # The GMI Cloud request-queue API. The key is read here and only here; it is never put
 # into templates, logs or error messages.
 GMI_API_BASE_URL = envurl(
@@ -195,6 +198,13 @@ GMI_ORG_ID = os.getenv("GMI_ORG_ID", "")
 GMI_CONNECT_TIMEOUT = envfloat("GMI_CONNECT_TIMEOUT", "5", minimum=0.1)
 GMI_READ_TIMEOUT = envfloat("GMI_READ_TIMEOUT", "30", minimum=0.1)
 GMI_MAX_DOWNLOAD_BYTES = envint("GMI_MAX_DOWNLOAD_BYTES", str(512 * 1024 * 1024), minimum=1)
+# A CA bundle to trust instead of the system's, for the API and the file links (the local
+# emulator's certificate); and whether file links on the API's own host and port may be
+# private addresses (the local emulator only: every other link must be public).
+GMI_CA_BUNDLE = os.getenv("GMI_CA_BUNDLE", "")
+if GMI_CA_BUNDLE and not Path(GMI_CA_BUNDLE).is_file():
+    raise ImproperlyConfigured(f"GMI_CA_BUNDLE must name a certificate file, not {GMI_CA_BUNDLE!r}")
+GMI_ALLOW_PRIVATE_API_HOST = envbool("GMI_ALLOW_PRIVATE_API_HOST", "False")
 
 # How the workers follow a generation. The database is the schedule: every in-progress row
 # keeps its `next_poll_at`, and a beat tick every GENERATION_REFRESH_INTERVAL seconds takes
@@ -242,6 +252,7 @@ CELERY_TASK_QUEUES = [Queue("submit"), Queue("refresh"), Queue("store")]
 CELERY_TASK_DEFAULT_QUEUE = "refresh"
 CELERY_TASK_ROUTES = {
     "generations.tasks.submit_generation": {"queue": "submit"},
+    "generations.tasks.cancel_request": {"queue": "submit"},
     "generations.tasks.store_generation": {"queue": "store"},
     "generations.tasks.refresh_due_generations": {"queue": "refresh"},
     "generations.tasks.recover_stalled_generations": {"queue": "refresh"},
@@ -254,7 +265,7 @@ CELERY_BEAT_SCHEDULE = {
     },
     "recover-stalled-generations": {
         "task": "generations.tasks.recover_stalled_generations",
-        "schedule": envfloat("GENERATION_RECOVERY_INTERVAL", "30", minimum=1),
+        "schedule": envfloat("GENERATION_RECOVERY_INTERVAL", "10", minimum=1),
     },
 }
 

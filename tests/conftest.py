@@ -43,15 +43,33 @@ WORKER_SETTINGS = {
 }
 
 
+class RedisServer:
+    """The tests' Redis, which a test may stop and start again on the same port."""
+
+    def __init__(self, directory: Path):
+        self.directory, self.port = directory, free_port()
+        self.url = f"redis://127.0.0.1:{self.port}/0"
+        self.process = start_redis(self.port, directory)
+
+    def stop(self) -> None:
+        self.process.terminate()
+        self.process.wait(10)
+
+    def start(self) -> None:
+        self.process = start_redis(self.port, self.directory)
+
+
 @pytest.fixture(scope="session")
-def redis_url(tmp_path_factory) -> Iterator[str]:
-    port = free_port()
-    process = start_redis(port, tmp_path_factory.mktemp("redis"))
-    url = f"redis://127.0.0.1:{port}/0"
-    celery_app.conf.broker_url = url
-    yield url
-    process.terminate()
-    process.wait(10)
+def redis_server(tmp_path_factory) -> Iterator[RedisServer]:
+    server = RedisServer(tmp_path_factory.mktemp("redis"))
+    celery_app.conf.broker_url = server.url
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="session")
+def redis_url(redis_server) -> str:
+    return redis_server.url
 
 
 @pytest.fixture(scope="session")
@@ -63,10 +81,23 @@ def media_root(tmp_path_factory) -> Iterator[Path]:
 
 @pytest.fixture(scope="session")
 def emulator() -> Iterator[EmulatorProcess]:
+    """The GMI API, emulated over HTTPS as the live service is served."""
     from gmi_emulator.testing import EmulatorProcess
 
-    with EmulatorProcess(api_key="test-key", queue_seconds=0.3, processing_seconds=2.0) as process:
+    with EmulatorProcess(api_key="test-key", queue_seconds=0.3, processing_seconds=2.0, tls=True) as process:
         yield process
+
+
+@pytest.fixture(scope="session")
+def certificate(emulator) -> tuple[Path, Path, Path]:
+    """The emulator's (certificate, key, CA): the studio trusts the CA through GMI_CA_BUNDLE,
+    and a test's own servers may serve the same certificate."""
+    return emulator.certificate
+
+
+def trusting_the_emulator(certificate) -> dict[str, object]:
+    """The settings under which the studio trusts the emulator's certificate and its address."""
+    return {"GMI_CA_BUNDLE": str(certificate[2]), "GMI_ALLOW_PRIVATE_API_HOST": True}
 
 
 @pytest.fixture(autouse=True)
@@ -84,10 +115,15 @@ def _test_environment(redis_url, media_root, settings) -> None:
 
 
 @pytest.fixture
-def studio_api(emulator) -> Iterator[EmulatorProcess]:
+def studio_api(emulator, certificate) -> Iterator[EmulatorProcess]:
     """The emulator, fresh, with the studio's settings pointing at it."""
     emulator.reset()
-    with override_settings(GMI_API_BASE_URL=emulator.base_url, GMI_API_KEY=emulator.api_key, **WORKER_SETTINGS):
+    with override_settings(
+        GMI_API_BASE_URL=emulator.base_url,
+        GMI_API_KEY=emulator.api_key,
+        **trusting_the_emulator(certificate),
+        **WORKER_SETTINGS,
+    ):
         yield emulator
 
 
@@ -140,7 +176,9 @@ def test_database_url(database: dict) -> str:
 
 
 @pytest.fixture(scope="session")
-def worker_factory(django_db_setup, django_db_blocker, redis_url, media_root, emulator) -> Iterator[CeleryFactory]:
+def worker_factory(
+    django_db_setup, django_db_blocker, redis_url, media_root, emulator, certificate
+) -> Iterator[CeleryFactory]:
     from django.db import connection
 
     with django_db_blocker.unblock():
@@ -154,7 +192,7 @@ def worker_factory(django_db_setup, django_db_blocker, redis_url, media_root, em
         "GMI_API_KEY": emulator.api_key,
         "CELERY_VISIBILITY_TIMEOUT": "300",
         "PYTHONUNBUFFERED": "1",
-        **{name: str(value) for name, value in WORKER_SETTINGS.items()},
+        **{name: str(value) for name, value in {**WORKER_SETTINGS, **trusting_the_emulator(certificate)}.items()},
     }
     factory = CeleryFactory(env)
     yield factory
@@ -198,6 +236,14 @@ def beat(worker_factory, celery_worker) -> Iterator[CeleryProcess]:
     process = worker_factory.beat()
     yield process
     process.stop()
+
+
+@pytest.fixture
+def eager_tasks() -> Iterator[None]:
+    """Tasks the code under test queues run at once, in this process (Celery's eager mode)."""
+    celery_app.conf.task_always_eager = True
+    yield
+    celery_app.conf.task_always_eager = False
 
 
 def submissions(api: EmulatorProcess, prompt: str) -> int:

@@ -2,19 +2,14 @@
 
 from __future__ import annotations
 
-import gzip
-import io
 import json
-import threading
 import time
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
 from generations.gmi import (
     AuthenticationError,
     BadRequestError,
-    DownloadRefused,
     GMIClient,
     NotFoundError,
     RateLimitedError,
@@ -26,6 +21,7 @@ from generations.rules import MODEL_ID, InvalidParameters, VideoParameters
 from kling_studio.localservices import free_port
 from tests.conftest import wait_for
 from tests.factories import DOCUMENTED_EXAMPLE
+from tests.servers import StubServer
 
 EAGLE = DOCUMENTED_EXAMPLE
 
@@ -49,8 +45,8 @@ def api(emulator):
 
 
 @pytest.fixture
-def client(api) -> GMIClient:
-    return GMIClient(api.base_url, api.api_key, connect_timeout=2, read_timeout=5)
+def client(api, certificate) -> GMIClient:
+    return GMIClient(api.base_url, api.api_key, connect_timeout=2, read_timeout=5, verify=str(certificate[2]))
 
 
 def test_it_submits_a_request_and_reads_it_back(client, api):
@@ -101,18 +97,53 @@ def test_a_missing_key_is_an_authentication_error_without_a_call(api):
 
 def test_a_wrong_key_is_an_authentication_error(api):
     with pytest.raises(AuthenticationError) as caught:
-        GMIClient(api.base_url, "wrong-key").list_models()
+        GMIClient(api.base_url, "wrong-key", verify=api.verify).list_models()
     assert caught.value.status_code == 401
     assert not caught.value.retryable
     assert "wrong-key" not in str(caught.value)
 
 
+def test_an_unknown_model_is_not_found_as_the_live_service_says(client):
+    with pytest.raises(NotFoundError) as caught:
+        client.submit(EAGLE, model="Not-A-Real-Model")
+    assert caught.value.status_code == 404
+    assert "Not-A-Real-Model" in caught.value.message
+    assert not caught.value.retryable
+
+
 def test_a_refused_request_is_a_bad_request_carrying_the_servers_message(client):
     with pytest.raises(BadRequestError) as caught:
-        client.submit(EAGLE, model="Not-A-Real-Model")
+        client.submit(EAGLE, model="Kling-Image2Video-V1.6-Standard")  # listed, not for this endpoint
     assert caught.value.status_code == 400
     assert "model" in caught.value.message
     assert not caught.value.retryable
+
+
+@pytest.mark.parametrize("shape", ["flat", "nested"])
+def test_a_500_wrapping_the_backends_400_is_a_refusal_not_a_reason_to_retry(client, api, shape):
+    api.configure(wrap_bad_request_in_500=True, wrapped_error_shape=shape)
+    with pytest.raises(BadRequestError) as caught:
+        client.submit(EAGLE, model="Kling-Image2Video-V1.6-Standard")
+    assert caught.value.status_code == 500
+    assert "model" in caught.value.message
+    assert not caught.value.retryable
+
+
+@pytest.mark.parametrize("style", ["message", "detail", "mixed"])
+def test_the_reason_is_read_whatever_key_the_service_puts_it_under(client, api, style):
+    api.configure(error_style=style)
+    with pytest.raises(NotFoundError, match="no-such-request"):
+        client.get_request("no-such-request")
+
+
+def test_a_request_can_be_cancelled_and_cancelling_a_final_or_unknown_one_is_harmless(client, api):
+    api.configure(stuck_rate=1.0)
+    running = client.submit(EAGLE)
+    cancelled = client.cancel(running.request_id)
+    assert cancelled.status == RemoteStatus.CANCELLED
+    assert client.get_request(running.request_id).status == RemoteStatus.CANCELLED
+    assert client.cancel(running.request_id) is None  # already final
+    assert client.cancel("no-such-request") is None
 
 
 def test_an_unknown_request_is_not_found(client):
@@ -151,7 +182,7 @@ def test_a_server_error_on_any_endpoint_is_transient(client, api, endpoint):
 
 def test_a_slow_answer_is_a_transient_timeout(api):
     api.configure(latency=2.0)
-    impatient = GMIClient(api.base_url, api.api_key, connect_timeout=1, read_timeout=0.5)
+    impatient = GMIClient(api.base_url, api.api_key, connect_timeout=1, read_timeout=0.5, verify=api.verify)
     with pytest.raises(TransientError, match="did not answer in time"):
         impatient.list_models()
 
@@ -177,65 +208,11 @@ def test_a_failed_request_carries_the_reason(client, api):
     assert remote.outcome is None
 
 
-def test_it_downloads_an_outcome_file(client, api):
-    submitted = client.submit(VideoParameters(prompt="small clip"))
-    remote, _ = follow(client, submitted.request_id)
-    buffer = io.BytesIO()
-    size = client.download(remote.outcome.video_url, buffer, max_bytes=50_000_000)
-    assert size == len(buffer.getvalue()) > 1000
-    assert buffer.getvalue()[4:8] == b"ftyp"
-
-
-def test_it_refuses_a_download_over_the_cap(client):
-    submitted = client.submit(VideoParameters(prompt="too big"))
-    remote, _ = follow(client, submitted.request_id)
-    with pytest.raises(DownloadRefused):
-        client.download(remote.outcome.video_url, io.BytesIO(), max_bytes=1000)
-
-
-@pytest.mark.parametrize("url", ["file:///etc/passwd", "ftp://example.invalid/v.mp4", "javascript:alert(1)"])
-def test_it_only_downloads_http_links(client, url):
-    with pytest.raises(DownloadRefused):
-        client.download(url, io.BytesIO(), max_bytes=1000)
-
-
-class OddServer:
-    """A server that answers with whatever a test sets, for shapes the emulator never sends."""
-
-    def __init__(self):
-        self.status, self.body, self.headers, self.seen = 200, b"", {}, []
-        self.drip = 0.0  # seconds between bytes of the body, for a server that dribbles
-        odd = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_GET(self):
-                odd.seen.append(dict(self.headers))
-                self.send_response(odd.status)
-                for name, value in odd.headers.items():
-                    self.send_header(name, value)
-                self.send_header("Content-Length", str(len(odd.body)))
-                self.end_headers()
-                if not odd.drip:
-                    self.wfile.write(odd.body)
-                    return
-                for byte in odd.body:
-                    self.wfile.write(bytes([byte]))
-                    self.wfile.flush()
-                    time.sleep(odd.drip)
-
-            def log_message(self, *args):
-                pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
-        self.url = f"http://127.0.0.1:{self.server.server_port}/api"
-
-
 @pytest.fixture
 def odd():
-    server = OddServer()
+    server = StubServer()
     yield server
-    server.server.shutdown()
+    server.close()
 
 
 def test_a_body_that_is_not_json_is_transient(odd):
@@ -285,24 +262,6 @@ def test_it_sends_the_key_the_organisation_and_its_name(odd):
     assert headers["User-Agent"].startswith("KlingStudio/")
 
 
-def test_it_never_sends_the_key_to_a_download_link(odd):
-    odd.body = b"video bytes"
-    GMIClient(odd.url, "the-key").download(odd.url + "/v.mp4", io.BytesIO(), max_bytes=100)
-    assert "Authorization" not in odd.seen[-1]
-
-
-def test_a_compressed_download_is_stored_as_the_file_itself(odd):
-    video = b"\x00\x00\x00\x18ftypmp42" + bytes(range(256)) * 40
-    odd.body, odd.headers = gzip.compress(video), {"Content-Encoding": "gzip"}
-    buffer = io.BytesIO()
-    assert GMIClient(odd.url, "key").download(odd.url + "/v.mp4", buffer, max_bytes=1_000_000) == len(video)
-    assert buffer.getvalue() == video
-
-
-def test_a_download_that_dribbles_gives_up_at_its_time_limit(odd):
-    odd.body, odd.drip = b"x" * 100, 0.05  # every byte within the read timeout, the whole far too slow
-    client = GMIClient(odd.url, "key", read_timeout=2, download_timeout=1)
-    started = time.monotonic()
-    with pytest.raises(TransientError, match="took longer than 1 s"):
-        client.download(odd.url + "/v.mp4", io.BytesIO(), max_bytes=1000)
-    assert time.monotonic() - started < 2
+def test_a_service_whose_certificate_is_not_trusted_is_not_spoken_to(api):
+    with pytest.raises(TransientError, match="SSLError"):
+        GMIClient(api.base_url, api.api_key).list_models()  # the system's CAs do not know the emulator's

@@ -14,7 +14,9 @@ from django.utils import timezone
 
 from accounts.models import Membership, Team
 from generations.gallery import PAGE_SIZE
+from generations.gmi import GMIClient
 from generations.models import Favourite, Generation
+from generations.rules import VideoParameters
 from tests.factories import make_generation
 
 pytestmark = pytest.mark.django_db
@@ -282,6 +284,19 @@ def test_deleting_removes_the_row_and_its_files(client, django_user_model):
     assert response.status_code == 302
     assert not Generation.objects.filter(pk=generation.pk).exists()
     assert not any(os.path.exists(path) for path in paths)
+
+
+def test_deleting_a_generation_still_at_the_service_cancels_its_request_there(
+    client, django_user_model, studio_api, eager_tasks, django_capture_on_commit_callbacks
+):
+    user = django_user_model.objects.create_user("dora")
+    studio_api.configure(stuck_rate=1.0)
+    request_id = GMIClient.from_settings().submit(VideoParameters(prompt="never mind")).request_id
+    generation = make_generation(user, status=Generation.Status.PROCESSING, request_id=request_id)
+    client.force_login(user)
+    with django_capture_on_commit_callbacks(execute=True):
+        client.post(reverse("generations:delete", args=[generation.pk]))
+    assert studio_api.state()["requests"][request_id] == "cancelled"
 
 
 def test_bulk_favourite_marks_the_whole_selection(as_teammate, owner, teammate, team):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import json
 
 import pytest
 from django.core.management import CommandError, call_command
@@ -12,9 +13,10 @@ from django.utils import timezone
 from accounts.models import Team
 from generations.gmi import GMIClient
 from generations.models import Generation
-from generations.rules import VideoParameters
+from generations.rules import MODEL_ID, VideoParameters
 from tests.conftest import wait_for
 from tests.factories import make_generation
+from tests.servers import StubServer
 
 pytestmark = pytest.mark.django_db
 
@@ -90,3 +92,23 @@ def test_the_admin_lists_and_searches_generations(admin_client_logged_in, owner,
         assert (
             admin_client_logged_in.get(reverse("admin:generations_generation_changelist"), filtered).status_code == 200
         )
+
+
+def test_a_request_with_parameters_the_studio_cannot_show_is_skipped_not_imported(team, owner, certificate, settings):
+    shapes = [{"aspect_ratio": "2:1", "duration": "5"}, {"aspect_ratio": "1:1", "duration": "15"}]
+    listed = [
+        {"request_id": f"odd-{n}", "status": "queued", "model": MODEL_ID, "payload": {"prompt": "odd", **shape}}
+        for n, shape in enumerate(shapes)
+    ]
+    service = StubServer(tls=certificate[:2])
+    service.body = json.dumps({"requests": listed}).encode()
+    settings.GMI_API_BASE_URL, settings.GMI_API_KEY = service.url, "key"
+    settings.GMI_CA_BUNDLE = str(certificate[2])
+    try:
+        errors = io.StringIO()
+        call_command("import_requests", team=str(team.pk), user=owner.username, stdout=io.StringIO(), stderr=errors)
+    finally:
+        service.close()
+    assert not Generation.objects.exists()
+    assert "Skipped request odd-0" in errors.getvalue() and "aspect ratio" in errors.getvalue()
+    assert "Skipped request odd-1" in errors.getvalue() and "duration" in errors.getvalue()

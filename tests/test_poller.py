@@ -9,11 +9,11 @@ from __future__ import annotations
 import shutil
 import threading
 from datetime import timedelta
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import av
 import pytest
 from django.db import connection
+from django.test import override_settings
 from django.utils import timezone
 
 from generations import poller
@@ -23,6 +23,7 @@ from generations.storing import store_files
 from generations.tasks import submit_generation
 from tests import factories
 from tests.conftest import submissions, wait_for
+from tests.servers import StubServer
 from tests.steps import make_due, tick, tick_until_final
 
 pytestmark = pytest.mark.django_db
@@ -150,7 +151,9 @@ def test_a_video_the_service_finished_is_stored_however_late_the_studio_looks(st
     assert done.video
 
 
-def test_past_its_deadline_a_generation_fails_only_once_the_service_says_it_is_unfinished(studio_api, make_sent):
+def test_past_its_deadline_a_generation_fails_only_once_the_service_says_it_is_unfinished(
+    studio_api, make_sent, eager_tasks, django_capture_on_commit_callbacks
+):
     studio_api.configure(stuck_rate=1.0)
     generation = make_sent(prompt="never finishes")
     Generation.objects.filter(pk=generation.pk).update(created_at=timezone.now() - timedelta(hours=2))
@@ -162,10 +165,12 @@ def test_past_its_deadline_a_generation_fails_only_once_the_service_says_it_is_u
     assert Generation.objects.due_for_refresh(timezone.now()).filter(pk=generation.pk).exists()
 
     studio_api.configure(error_rate=0.0)
-    poller.refresh_due()
+    with django_capture_on_commit_callbacks(execute=True):
+        poller.refresh_due()
     generation.refresh_from_db()
     assert generation.status == Generation.Status.FAILED
     assert "was not ready within 2 minutes" in generation.failure_reason
+    assert studio_api.state()["requests"][generation.request_id] == "cancelled"  # no longer paid for
 
 
 @pytest.mark.parametrize(
@@ -251,52 +256,27 @@ def test_a_store_delivered_twice_stores_once(studio_api, make_sent, media_root):
 
 
 @pytest.mark.django_db(transaction=True)  # the store runs in a thread while the generation ends
-def test_files_of_a_generation_that_ended_while_they_downloaded_are_not_kept(studio_api, make_sent, media_root):
+def test_files_of_a_generation_that_ended_while_they_downloaded_are_not_kept(
+    studio_api, make_sent, media_root, certificate
+):
     generation = make_sent(prompt="deleted while downloading")
     make_due(generation)
     [held] = Generation.objects.claim_due(limit=1)
     folder = media_root / "generations" / str(generation.pk)
     shutil.rmtree(folder, ignore_errors=True)
-    with HeldFileServer(b"\x00\x00\x00\x18ftypmp42" + b"\x00" * 5000) as link:
-        store_token = held.hold_for_store(held.lease_token, Outcome(link.url), {})  # as a tick hands it over
-        result = []
-        store = threading.Thread(target=lambda: result.append(store_files(generation.pk, store_token)))
-        store.start()
-        wait_for(link.asked.is_set, message="the download to start")
-        Generation.objects.get(pk=generation.pk).fail("The person deleted it")  # what happens meanwhile
-        link.release.set()
-        store.join(30)
+    link = StubServer(tls=certificate[:2])
+    link.body, link.hold = b"\x00\x00\x00\x18ftypmp42" + b"\x00" * 5000, True
+    try:
+        with override_settings(GMI_API_BASE_URL=f"{link.root}/api/v1/apikey"):  # the emulator's host may be private
+            store_token = held.hold_for_store(held.lease_token, Outcome(f"{link.root}/video.mp4"), {})
+            result = []
+            store = threading.Thread(target=lambda: result.append(store_files(generation.pk, store_token)))
+            store.start()
+            wait_for(link.asked.is_set, message="the download to start")
+            Generation.objects.get(pk=generation.pk).fail("The person deleted it")  # what happens meanwhile
+            link.release.set()
+            store.join(30)
+    finally:
+        link.close()
     assert result == ["not held"]
     assert not folder.exists() or not any(folder.iterdir())
-
-
-class HeldFileServer:
-    """A file link whose answer waits until the test releases it."""
-
-    def __init__(self, body: bytes):
-        self.asked, self.release = threading.Event(), threading.Event()
-        server = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_GET(self):
-                server.asked.set()
-                server.release.wait(30)
-                self.send_response(200)
-                self.send_header("Content-Length", str(len(body)))
-                self.end_headers()
-                self.wfile.write(body)
-
-            def log_message(self, *args):
-                pass
-
-        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}/video.mp4"
-
-    def __enter__(self) -> HeldFileServer:
-        threading.Thread(target=self.httpd.serve_forever, daemon=True).start()
-        return self
-
-    def __exit__(self, *exc) -> None:
-        self.release.set()
-        self.httpd.shutdown()
-        self.httpd.server_close()

@@ -7,6 +7,9 @@ every transition is observed. The poller has its own tests (test_poller.py).
 from __future__ import annotations
 
 import logging
+import os
+import threading
+import time
 from datetime import timedelta
 
 import pytest
@@ -23,7 +26,7 @@ from generations.tasks import (
 )
 from kling_studio import celery_app
 from tests import factories
-from tests.conftest import submissions
+from tests.conftest import submissions, wait_for
 from tests.steps import tick_until_final
 
 pytestmark = pytest.mark.django_db
@@ -128,6 +131,26 @@ def test_submitting_gives_up_after_the_last_attempt_with_a_reason(studio_api, ma
     assert "Gave up after 2 attempts" in generation.failure_reason
 
 
+def test_giving_up_adopts_what_an_attempt_whose_answer_was_lost_had_sent(studio_api, make_generation, settings):
+    settings.GENERATION_MAX_SUBMIT_ATTEMPTS = 1
+    settings.GMI_READ_TIMEOUT = 1.0
+    prompt = "sent, but the answer never came"
+    generation = make_generation(prompt=prompt)
+    studio_api.configure(latency=3.0)  # the submission is recorded; its answer comes too late
+
+    def answer_promptly_once_it_arrived():
+        wait_for(lambda: submissions(studio_api, prompt) == 1, timeout=10, message="the submission")
+        studio_api.configure(latency=0.0)
+
+    helper = threading.Thread(target=answer_promptly_once_it_arrived)
+    helper.start()
+    submit_generation(generation.pk)  # times out, and that was the last attempt
+    helper.join()
+    generation.refresh_from_db()
+    assert generation.status in Generation.AT_SERVICE, generation.failure_reason  # adopted, not failed
+    assert generation.request_id and submissions(studio_api, prompt) == 1
+
+
 def test_a_rate_limited_submit_waits_and_keeps_the_generation(studio_api, make_generation):
     generation = make_generation(prompt="too many requests")
     studio_api.configure(rate_limit=1, rate_window=30)
@@ -177,7 +200,7 @@ def test_recovery_resends_lost_submissions_and_ends_those_never_sent_in_time(stu
     too_old = timezone.now() - timedelta(seconds=settings.GENERATION_DEADLINE + 5)
     Generation.objects.filter(pk__in=[overdue.pk, at_service.pk]).update(created_at=too_old)
     result = recover_stalled_generations()
-    assert result == {"expired": 1, "submits": 1}
+    assert result == {"expired": 1, "submits": 1, "downloads_removed": 0}
     overdue.refresh_from_db()
     assert overdue.status == Generation.Status.FAILED
     assert "was not ready within" in overdue.failure_reason
@@ -202,3 +225,16 @@ def test_submitting_refreshing_and_storing_each_have_their_own_queue_which_a_pla
     assert queue_of(refresh_due_generations) == "refresh"
     assert queue_of(store_generation) == "store"
     assert set(celery_app.amqp.queues) == {"submit", "refresh", "store"}  # what `celery worker` consumes by default
+
+
+def test_recovery_removes_the_half_downloads_a_killed_worker_left_and_nothing_in_use(settings, media_root):
+    downloads = media_root / "tmp"
+    downloads.mkdir(exist_ok=True)
+    abandoned, in_use = downloads / "tmpabandoned.mp4", downloads / "tmpinuse.mp4"
+    abandoned.write_bytes(b"half a video")
+    in_use.write_bytes(b"a video on its way")
+    long_ago = time.time() - settings.GENERATION_STORE_LEASE - 60
+    os.utime(abandoned, (long_ago, long_ago))
+    assert recover_stalled_generations()["downloads_removed"] == 1
+    assert not abandoned.exists() and in_use.exists()
+    in_use.unlink()

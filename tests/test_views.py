@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 from django.core.files.base import ContentFile
 from django.urls import reverse
+from django.utils.html import escape
 
 from generations.models import Generation
 from tests.factories import make_generation
@@ -231,3 +234,22 @@ def test_a_wrong_password_is_explained_and_the_username_kept(client, owner):
     html = response.content.decode()
     assert "Please enter a correct username and password" in html
     assert 'value="owner"' in html
+
+
+@pytest.mark.parametrize("typed", [" ", "     ", " \t\r\n ", "\u3000\u00a0"], ids=repr)
+@pytest.mark.parametrize("htmx", [False, True], ids=["plain", "htmx"])
+def test_a_prompt_of_only_whitespace_is_refused_and_kept(client, owner, typed, htmx):
+    client.force_login(owner)
+    typed_form = {"prompt": typed, "negative_prompt": "blurry", "duration": "10", "aspect_ratio": "9:16"}
+    headers = {"HX-Request": "true"} if htmx else {}
+    response = client.post("/", {**typed_form, "cfg_scale": "0.7"}, headers=headers)
+    assert response.status_code == 200, "a blank prompt was accepted and sent to the video service"
+    assert not Generation.objects.exists(), "a blank prompt was accepted and sent to the video service"
+    form = response.context["form"]
+    assert form.errors.get("prompt"), "no message says that the prompt is empty"
+    html = response.content.decode()
+    assert 'id="id_prompt_error"' in html and escape(form.errors["prompt"][0]) in html, "the message is not shown"
+    for name, value in typed_form.items():
+        assert form[name].value() == value, f"{name} was not kept as typed"
+    textarea = re.search(r'<textarea name="prompt"[^>]*>\n(.*?)</textarea>', html, re.DOTALL)
+    assert textarea and textarea[1] == escape(typed), "the prompt field does not show what was typed"

@@ -1,4 +1,4 @@
-"""The five documented endpoints: shapes, auth, validation and errors."""
+"""The five documented endpoints (and cancelling): shapes, auth, validation and errors."""
 
 from __future__ import annotations
 
@@ -149,6 +149,7 @@ ENDPOINTS = [
     ("GET", "/requests/550e8400-e29b-41d4-a716-446655440000"),
     ("GET", f"/models/{MODEL}"),
     ("GET", "/models"),
+    ("DELETE", "/requests/550e8400-e29b-41d4-a716-446655440000"),
 ]
 
 
@@ -186,7 +187,8 @@ _MISSING = object()
 
 INVALID = [
     ("it_rejects_a_missing_model", "model", _MISSING),
-    ("it_rejects_another_model", "model", "Kling-Text2Video-V1.6-Pro"),
+    ("it_rejects_a_model_that_is_not_a_string", "model", 123),
+    ("it_rejects_a_listed_model_it_does_not_emulate", "model", "Kling-Image2Video-V1.6-Standard"),
     ("it_rejects_a_payload_that_is_a_list", "payload", ["prompt"]),
     ("it_rejects_a_null_payload", "payload", None),
     ("it_rejects_a_prompt_that_is_not_a_string", "payload.prompt", 123),

@@ -13,7 +13,13 @@ from pathlib import Path
 import pytest
 import requests
 
-from gmi_emulator.testing import PACKAGE_PARENT, EmulatorClient, EmulatorError, EmulatorProcess
+from gmi_emulator.testing import (
+    PACKAGE_PARENT,
+    EmulatorClient,
+    EmulatorError,
+    EmulatorProcess,
+    make_test_certificate,
+)
 
 FLAGS = [
     "--host",
@@ -31,6 +37,12 @@ FLAGS = [
     "--latency",
     "--seed",
     "--outcome-style",
+    "--list-limit",
+    "--error-style",
+    "--wrap-bad-request-in-500",
+    "--wrapped-error-shape",
+    "--tls-cert",
+    "--tls-key",
 ]
 
 
@@ -54,12 +66,63 @@ def test_help_lists_every_flag_with_its_environment_variable_and_default() -> No
     assert "default: 6.0" in text
 
 
-@pytest.mark.parametrize("args", [["--fail-rate", "2"], ["--outcome-style", "odd"], ["--port", "-1"]])
-def test_invalid_flags_are_refused_at_start_up(args: list[str]) -> None:
+@pytest.mark.parametrize(
+    ("args", "words"),
+    [
+        (["--fail-rate", "2"], "not between 0 and 1"),
+        (["--outcome-style", "odd"], "invalid choice"),
+        (["--port", "-1"], "--port must be between"),
+        (["--error-style", "odd"], "invalid choice"),
+        (["--wrapped-error-shape", "odd"], "invalid choice"),
+        (["--wrap-bad-request-in-500", "maybe"], "is not true or false"),
+        (["--tls-cert", "cert.pem"], "--tls-cert and --tls-key must be given together"),
+        (["--tls-key", "key.pem"], "--tls-cert and --tls-key must be given together"),
+        (["--tls-cert", "/nonexistent/cert.pem", "--tls-key", "/nonexistent/key.pem"], "no such file"),
+    ],
+)
+def test_invalid_flags_are_refused_at_start_up(args: list[str], words: str) -> None:
     result = _run_cli(*args)
 
     assert result.returncode == 2
     assert "error" in result.stderr
+    assert words in result.stderr
+
+
+@pytest.mark.parametrize(
+    ("variable", "value"),
+    [
+        ("GMI_EMULATOR_ERROR_STYLE", "loud"),
+        ("GMI_EMULATOR_WRAP_BAD_REQUEST_IN_500", "perhaps"),
+        ("GMI_EMULATOR_WRAPPED_ERROR_SHAPE", "square"),
+    ],
+)
+def test_invalid_environment_values_are_refused_at_start_up(variable: str, value: str) -> None:
+    env = {**os.environ, "PYTHONPATH": PACKAGE_PARENT, variable: value}
+    result = subprocess.run([sys.executable, "-m", "gmi_emulator"], capture_output=True, text=True, env=env, timeout=60)
+
+    assert result.returncode == 2
+    assert value in result.stderr
+
+
+def test_a_key_that_does_not_match_the_certificate_is_refused_with_a_clear_message(tmp_path: Path) -> None:
+    cert, _, _ = make_test_certificate(tmp_path / "one")
+    _, other_key, _ = make_test_certificate(tmp_path / "two")
+
+    result = _run_cli("--port", "0", "--tls-cert", str(cert), "--tls-key", str(other_key))
+
+    assert result.returncode == 1
+    assert f"error: cannot use --tls-cert {cert} / --tls-key {other_key}" in result.stderr
+    assert result.stdout == ""
+
+
+def test_the_tls_certificate_and_key_come_from_the_environment(tmp_path: Path) -> None:
+    cert, key, ca = make_test_certificate(tmp_path)
+    env = {"GMI_EMULATOR_TLS_CERT": str(cert), "GMI_EMULATOR_TLS_KEY": str(key)}
+
+    with EmulatorProcess(env=env) as emu:
+        assert emu.root_url.startswith("https://127.0.0.1:")
+        response = requests.get(emu.base_url + "/models", headers=emu.auth_headers, timeout=10, verify=str(ca))
+        assert response.status_code == 200
 
 
 def test_environment_variables_set_the_config_and_flags_win() -> None:
@@ -72,6 +135,9 @@ def test_environment_variables_set_the_config_and_flags_win() -> None:
         "GMI_EMULATOR_ERROR_RATE": "0.1",
         "GMI_EMULATOR_RATE_LIMIT": "1000",
         "GMI_EMULATOR_API_KEY": "key-from-env",
+        "GMI_EMULATOR_ERROR_STYLE": "detail",
+        "GMI_EMULATOR_WRAP_BAD_REQUEST_IN_500": "true",
+        "GMI_EMULATOR_WRAPPED_ERROR_SHAPE": "nested",
     }
     with EmulatorProcess(api_key=None, env=env, processing_seconds=7) as emu:
         config = emu.state()["config"]
@@ -82,6 +148,9 @@ def test_environment_variables_set_the_config_and_flags_win() -> None:
         assert config["fail_rate"] == 0.25
         assert config["error_rate"]["get_model"] == 0.1
         assert config["rate_limit"] == 1000
+        assert config["error_style"] == "detail"
+        assert config["wrap_bad_request_in_500"] is True
+        assert config["wrapped_error_shape"] == "nested"
         assert emu.api_key == "key-from-env"
         ok = requests.get(emu.base_url + "/models", headers={"Authorization": "Bearer key-from-env"}, timeout=10)
         assert ok.status_code in (200, 500, 502, 503)

@@ -17,6 +17,7 @@ CALLS = {
     "list_requests": ("GET", "/requests"),
     "get_model": ("GET", f"/models/{MODEL_ID}"),
     "list_models": ("GET", "/models"),
+    "cancel_request": ("DELETE", "/requests/{id}"),  # last: the others still see the request unfinished
 }
 
 
@@ -25,7 +26,7 @@ def _call(api: Api, endpoint: str, request_id: str) -> requests.Response:
     path = path.format(id=request_id)
     if method == "POST":
         return api.post(path, json=DOCUMENTED_EXAMPLE_BODY)
-    return api.get(path)
+    return api.request(method, path)
 
 
 @pytest.mark.parametrize("endpoint", list(CALLS))
@@ -149,10 +150,12 @@ def test_every_api_call_is_counted_by_endpoint_and_final_requests_carry_their_ex
     emulator.configure(error_rate={"list_models": 1.0})
     api.get("/models")  # answered with a 5xx, still a call
     api.wait_until(request_id, ("success",))
+    api.delete(f"/requests/{request_id}")  # too late: 409, still a call
 
     state = emulator.state()
 
     assert state["calls"]["submit"] == 1 and state["calls"]["list_requests"] == 1
     assert state["calls"]["list_models"] == 2
+    assert state["calls"]["cancel_request"] == 1
     assert state["calls"]["get_request"] >= 1
     assert int(state["finished_at"][request_id]) == api.status(request_id)["updated_at"]  # the same moment, finer

@@ -150,6 +150,7 @@ def test_the_control_endpoint_rejects_unknown_and_invalid_config(emulator: Emula
     assert requests.post(url, json={"error_rate": {"nope": 1}}, timeout=10).status_code == 400
     assert requests.post(url, json={"outcome_style": "weird"}, timeout=10).status_code == 400
     assert requests.post(url, json={"fail_rate": 0.7, "cancel_rate": 0.7}, timeout=10).status_code == 400
+    assert requests.post(url, json={"error_rate": {"cancel_request": 2}}, timeout=10).status_code == 400
 
 
 def test_the_control_endpoint_returns_the_new_config(emulator: EmulatorProcess) -> None:
@@ -162,6 +163,7 @@ def test_the_control_endpoint_returns_the_new_config(emulator: EmulatorProcess) 
         "list_requests": 0.0,
         "get_model": 0.0,
         "list_models": 0.0,
+        "cancel_request": 0.0,
     }
     assert config["rate_limit"] == 5
     assert emulator.state()["config"] == config

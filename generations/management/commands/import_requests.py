@@ -9,7 +9,7 @@ from django.db import IntegrityError, transaction
 from accounts.models import Team
 from generations.gmi import GMIClient, GMIError, RemoteStatus
 from generations.models import Generation
-from generations.rules import MODEL_ID
+from generations.rules import MODEL_ID, InvalidParameters
 from generations.storing import store_files
 
 
@@ -39,7 +39,7 @@ class Command(BaseCommand):
                 "request_id", flat=True
             )
         )
-        imported = 0
+        imported = skipped = 0
         for remote in remotes:
             if remote.request_id in known:
                 continue
@@ -48,14 +48,19 @@ class Command(BaseCommand):
                     generation = Generation.objects.create_imported(remote, team=team_obj, created_by=creator)
             except IntegrityError:  # imported by a run beside this one
                 continue
+            except InvalidParameters as exc:
+                self.stderr.write(f"Skipped request {remote.request_id}, which the studio could not show: {exc}")
+                skipped += 1
+                continue
             imported += 1
             # Unfinished ones are due at once: the next tick follows them like any other.
             if remote.status == RemoteStatus.SUCCESS and remote.outcome:
                 store_files(generation.pk, generation.hold_for_store("", remote.outcome, {}) or "")
             elif remote.status == RemoteStatus.SUCCESS:
                 generation.fail("The video service reported success but gave no video.")
+        already = len(remotes) - imported - skipped
         self.stdout.write(
-            f"Imported {imported} of {len(remotes)} requests; {len(remotes) - imported} were already here."
+            f"Imported {imported} of {len(remotes)} requests; {already} were already here, {skipped} skipped."
         )
 
     def _team(self, value: str) -> Team:
