@@ -290,12 +290,30 @@ def browser():
 
 
 @pytest.fixture
-def page(browser):
-    context = browser.new_context()
-    page = context.new_page()
-    page.set_default_timeout(30_000)
-    yield page
-    context.close()
+def open_page(browser):
+    """Opens pages: each in a browser context of its own (a person), or beside `tab_of` (another
+    tab of the same person). The test fails if any page broke the Content-Security-Policy."""
+    contexts, violations = [], []
+
+    def open_one(tab_of=None):
+        if tab_of is None:
+            contexts.append(browser.new_context())
+        page = (tab_of.context if tab_of else contexts[-1]).new_page()
+        page.set_default_timeout(30_000)
+        page.on(
+            "console", lambda message: "Content Security Policy" in message.text and violations.append(message.text)
+        )
+        return page
+
+    yield open_one
+    for context in contexts:
+        context.close()
+    assert not violations, f"the Content-Security-Policy refused something: {violations}"
+
+
+@pytest.fixture
+def page(open_page):
+    return open_page()
 
 
 @pytest.fixture(scope="session")

@@ -13,21 +13,6 @@ pytestmark = [pytest.mark.browser, pytest.mark.integration, pytest.mark.django_d
 PROMPT = "A hummingbird sipping from a glowing orchid at dusk"
 
 
-@pytest.fixture
-def open_page(browser):
-    contexts = []
-
-    def open_one():
-        contexts.append(browser.new_context())
-        page = contexts[-1].new_page()
-        page.set_default_timeout(30_000)
-        return page
-
-    yield open_one
-    for context in contexts:
-        context.close()
-
-
 def test_a_teammate_finds_plays_and_remixes_a_video_an_outsider_cannot_reach(
     open_page, studio_server, studio_api, beat
 ):

@@ -33,9 +33,9 @@ def generate(page, prompt: str):
     return card
 
 
-def test_a_card_changes_through_the_event_stream_in_every_open_page(browser, studio_server, studio_api, beat):
-    context = browser.new_context()
-    studio, gallery = context.new_page(), context.new_page()
+def test_a_card_changes_through_the_event_stream_in_every_open_page(open_page, studio_server, studio_api, beat):
+    studio = open_page()
+    gallery = open_page(tab_of=studio)
     seen = record_requests(studio)
     sign_up(studio, studio_server, "eve")
     expect(studio.locator("html")).to_have_attribute("data-live", "stream")
@@ -51,7 +51,6 @@ def test_a_card_changes_through_the_event_stream_in_every_open_page(browser, stu
     expect(gallery_card.locator(".badge")).to_have_text("Done", timeout=10_000)  # the other page heard it too
     assert polls(seen) == []  # the stream carried every change: the fallback poller never ran
     assert any("/card/?on=studio" in url for url in seen)
-    context.close()
 
 
 def test_when_the_stream_is_cut_one_poller_keeps_the_page_live_until_it_is_back(
@@ -79,3 +78,16 @@ def test_when_the_stream_is_cut_one_poller_keeps_the_page_live_until_it_is_back(
     card = generate(page, "A second lighthouse, in calm weather")
     expect(card.locator("video")).to_be_visible(timeout=60_000)
     assert len(polls(seen)) - quiet_from <= 1  # back on the stream: at most the one catch-up when it reopened
+
+
+def test_the_content_security_policy_refuses_an_inline_script_and_the_refusal_is_seen(browser, studio_server):
+    context = browser.new_context()  # not `open_page`, which fails any test that breaks the policy
+    page = context.new_page()
+    said: list[str] = []
+    page.on("console", lambda message: said.append(message.text))
+    page.goto(f"{studio_server.url}/accounts/login/")
+    inline = "s = document.createElement('script'); s.textContent = 'window.ran = 1'; document.body.append(s)"
+    page.evaluate(f"() => {{ const {inline}; }}")
+    assert page.evaluate("window.ran") is None
+    assert any("Content Security Policy" in text for text in said)  # what `open_page` looks for
+    context.close()

@@ -143,7 +143,7 @@ def test_the_studio_page_connects_to_the_teams_event_stream_and_has_one_fallback
     html = client.get(reverse("generations:create")).content.decode()
     assert f'sse-connect="{reverse("generations:events")}"' in html
     assert html.count('id="live-poller"') == 1
-    assert "every 2s [studioLive.shouldPoll()]" in html
+    assert 'hx-trigger="live-poll, live-resync"' in html  # fired by live.js while the stream is down
 
 
 def test_a_finished_card_embeds_the_player_with_its_thumbnail(client, owner, finished):
