@@ -47,6 +47,7 @@ bench: install
 	$(BIN)/python bench/bench_emulator.py
 	$(BIN)/python bench/bench_gallery.py
 	$(BIN)/python bench/bench_live.py
+	$(BIN)/python bench/chaos.py
 
 clean:
 	rm -rf var

@@ -308,6 +308,26 @@ def report(args: argparse.Namespace, short: float, long: float, quiet: dict[str,
         print(f"  {name:<16} CPU {figures['cpu']:5.1f} % of one core (average), RSS {figures['rss']:.0f} MB (peak)")
 
 
+def studio_env(directory: Path, redis_url: str, emulator: EmulatorProcess, **settings: str) -> dict[str, str]:
+    """The studio's environment on the bench's Redis and emulator (over HTTPS) and a SQLite
+    database in `directory`, plus `settings`; set in this process too, where Django is set up
+    and the database migrated."""
+    env = {
+        **os.environ, "DJANGO_SETTINGS_MODULE": "kling_studio.settings", "PYTHONUNBUFFERED": "1",
+        "DATABASE_URL": f"sqlite:///{directory}/bench.sqlite3", "REDIS_URL": redis_url,
+        "MEDIA_ROOT": str(directory / "media"), "GMI_API_BASE_URL": emulator.base_url, "GMI_API_KEY": emulator.api_key,
+        "GMI_CA_BUNDLE": str(emulator.ca_path), "GMI_ALLOW_PRIVATE_API_HOST": "True", **settings,
+    }  # fmt: skip
+    os.environ.update(env)
+    import django
+
+    django.setup()
+    from django.core.management import call_command
+
+    call_command("migrate", verbosity=0)
+    return env
+
+
 def start_studio(directory: Path, stack: ExitStack, seed: int) -> tuple[EmulatorProcess, int, str]:
     """Redis, the emulator, the database, worker, beat and uvicorn, all stopped when `stack`
     closes; returns the emulator, the worker's pid and the studio's URL."""
@@ -316,21 +336,9 @@ def start_studio(directory: Path, stack: ExitStack, seed: int) -> tuple[Emulator
     stack.callback(redis.terminate)
     emulator = EmulatorProcess(api_key="bench-key", queue_seconds=QUEUE_SECONDS, quiet=True, seed=seed, tls=True)
     stack.enter_context(emulator)
-    env = {
-        **os.environ, "DJANGO_SETTINGS_MODULE": "kling_studio.settings", "PYTHONUNBUFFERED": "1",
-        "DATABASE_URL": f"sqlite:///{directory}/bench.sqlite3", "REDIS_URL": f"redis://127.0.0.1:{redis_port}/0",
-        "MEDIA_ROOT": str(directory / "media"), "GMI_API_BASE_URL": emulator.base_url, "GMI_API_KEY": emulator.api_key,
-        "GMI_CA_BUNDLE": str(emulator.ca_path), "GMI_ALLOW_PRIVATE_API_HOST": "True",
-    }  # fmt: skip
-    os.environ.update(env)
-    import django
-
-    django.setup()
-    from django.core.management import call_command
-
+    env = studio_env(directory, f"redis://127.0.0.1:{redis_port}/0", emulator)
     from kling_studio import celery_app
 
-    call_command("migrate", verbosity=0)
     # The worker and beat as in production (DEBUG off); the web server as `make run` runs it.
     processes = Processes(directory, {**env, "DEBUG": "False", "SECRET_KEY": secrets.token_urlsafe(32)})
     stack.callback(processes.print_problems)
