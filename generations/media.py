@@ -20,6 +20,8 @@ from typing import IO
 from urllib.parse import quote
 
 from django.conf import settings
+from django.core import checks
+from django.core.files.storage import default_storage
 from django.core.handlers.asgi import ASGIRequest
 from django.db.models.fields.files import FieldFile
 from django.http import (
@@ -50,6 +52,19 @@ def file_response(
     if settings.MEDIA_ACCEL_REDIRECT_PREFIX:
         return accel_redirect(file, content_type, attachment)
     return ranged_file_response(request, file, content_type, attachment)
+
+
+@checks.register(checks.Tags.security, deploy=True)
+def check_media_is_not_streamed_by_the_studio(app_configs=None, **kwargs) -> list[checks.CheckMessage]:
+    if settings.DEBUG or settings.MEDIA_ACCEL_REDIRECT_PREFIX or is_object_storage(default_storage):
+        return []
+    return [
+        checks.Warning(
+            "The studio streams videos itself: each playing video holds a web worker for as long as it plays.",
+            hint="Set AWS_STORAGE_BUCKET_NAME (files in a bucket), or MEDIA_ACCEL_REDIRECT_PREFIX behind nginx.",
+            id="generations.W001",
+        )
+    ]
 
 
 def presigned_redirect(file: FieldFile, content_type: str, attachment: str | None) -> HttpResponseRedirect:

@@ -14,6 +14,7 @@ from django.core.files.base import ContentFile
 from django.http import StreamingHttpResponse
 from django.urls import reverse
 
+from generations.media import check_media_is_not_streamed_by_the_studio
 from generations.models import Generation
 from tests.factories import make_generation
 
@@ -131,3 +132,18 @@ def test_the_zip_leaves_out_what_has_no_video_and_only_nothing_at_all_is_not_fou
     assert archive.namelist() == [done.download_filename]
     nothing = client.post(reverse("generations:bulk"), {"action": "download", "ids": [unfinished.pk, missing.pk]})
     assert nothing.status_code == 404
+
+
+# A deployment.
+
+
+def test_a_deployment_that_would_stream_videos_through_the_studio_is_warned(settings):
+    settings.DEBUG = False
+    assert [message.id for message in check_media_is_not_streamed_by_the_studio()] == ["generations.W001"]
+    settings.MEDIA_ACCEL_REDIRECT_PREFIX = "/protected-media/"
+    assert check_media_is_not_streamed_by_the_studio() == []
+
+
+def test_a_deployment_with_a_bucket_is_not_warned(settings, object_storage):
+    settings.DEBUG = False
+    assert check_media_is_not_streamed_by_the_studio() == []

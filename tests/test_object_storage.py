@@ -265,3 +265,43 @@ def test_a_bad_storage_setting_stops_the_process_naming_it(env, message):
     assert result.returncode != 0
     assert "ImproperlyConfigured" in result.stderr
     assert message in result.stderr
+
+
+# In a browser.
+
+
+@pytest.mark.browser
+@pytest.mark.integration
+@pytest.mark.django_db(transaction=True)
+def test_in_a_browser_thumbnails_previews_and_the_player_load_from_the_bucket(
+    object_storage, studio_api, eager_tasks, studio_server, page, ada
+):
+    generation = make_generation(ada, prompt="A kite festival on a windy beach", aspect_ratio="1:1")
+    submit_generation(generation.pk)
+
+    def tick_as_the_workers_do() -> bool:  # committed at once here, so the store task runs (eagerly) in the tick
+        make_due(generation)
+        poller.refresh_due()
+        generation.refresh_from_db()
+        return generation.is_final
+
+    wait_for(tick_as_the_workers_do, timeout=60, message="the generation to be stored")
+    from_the_bucket = []
+    page.on("response", lambda r: r.url.startswith(object_storage.endpoint_url) and from_the_bucket.append(r.status))
+
+    page.goto(f"{studio_server.url}/accounts/login/")
+    page.get_by_label("Username").fill("ada")
+    page.get_by_label("Password").fill("a long enough password")
+    page.get_by_role("button", name="Log in").click()
+    page.goto(f"{studio_server.url}/gallery/")
+    card = page.locator(f"#gallery-card-{generation.pk}")
+    page.wait_for_function("img => img.complete && img.naturalWidth > 0", arg=card.locator("img").element_handle())
+    card.locator(".gallery-thumb").hover()
+    page.wait_for_function("v => !v.paused && v.readyState >= 2", arg=card.locator("video.preview").element_handle())
+
+    page.goto(f"{studio_server.url}{reverse('generations:detail', args=[generation.pk])}")
+    video = page.locator("article.detail video")
+    page.wait_for_function("v => v.videoWidth === 720 && v.videoHeight === 720", arg=video.element_handle())
+    video.evaluate("v => { v.muted = true; return v.play(); }")
+    page.wait_for_function("v => !v.paused && v.currentTime > 0.2", arg=video.element_handle())
+    assert from_the_bucket and set(from_the_bucket) <= {200, 206, 304}, from_the_bucket
