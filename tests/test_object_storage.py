@@ -8,10 +8,13 @@ from __future__ import annotations
 
 import io
 import os
+import re
 import subprocess
 import sys
 import tempfile
 import time
+import zipfile
+from datetime import UTC, datetime, timedelta
 from urllib.parse import parse_qs, urlsplit
 
 import av
@@ -219,6 +222,27 @@ def test_links_last_as_long_as_the_setting_says(object_storage, ada, client, set
     answer = client.get(reverse("generations:video", args=[generation.pk]))
     assert parse_qs(urlsplit(answer["Location"]).query)["X-Amz-Expires"] == ["600"]
     assert answer["Cache-Control"] == "private, max-age=300"
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_zip_streams_from_the_bucket_through_the_asgi_server(object_storage, studio_server, ada, client):
+    finished_at = datetime(2026, 5, 17, 8, 30, 44, tzinfo=UTC)
+    picks = [stored(ada, prompt=f"clip number {n}", finished_at=finished_at + timedelta(hours=n)) for n in range(2)]
+    browser = logged_in(client, ada)
+    gallery = browser.get(f"{studio_server.url}{reverse('generations:gallery')}", timeout=10).text
+    token = re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', gallery).group(1)
+    form = {"csrfmiddlewaretoken": token, "action": "download", "ids": [g.pk for g in picks]}
+    bulk = f"{studio_server.url}{reverse('generations:bulk')}"
+    with browser.post(bulk, data=form, stream=True, timeout=30) as answer:
+        assert answer.status_code == 200
+        assert answer.headers["Content-Type"] == "application/zip"
+        assert answer.headers["Transfer-Encoding"] == "chunked"  # sent as it is built, its length unknown
+        body = b"".join(answer.iter_content(64 * 1024))
+    archive = zipfile.ZipFile(io.BytesIO(body))
+    for n, generation in enumerate(picks):
+        info = archive.getinfo(generation.download_filename)
+        assert archive.read(info) == VIDEO
+        assert info.date_time == (2026, 5, 17, 8 + n, 30, 44)
 
 
 # Settings.
