@@ -17,9 +17,10 @@ $(VENV)/.installed: requirements.txt
 var:
 	mkdir -p var
 
+# `make run STORAGE=s3`: videos in a bucket on a local SeaweedFS, started beside Redis.
 run: install var
 	$(BIN)/python manage.py migrate --noinput
-	$(BIN)/python -m kling_studio.localservices studio
+	STORAGE=$(STORAGE) $(BIN)/python -m kling_studio.localservices studio
 
 test: install
 	$(BIN)/python manage.py makemigrations --check --dry-run

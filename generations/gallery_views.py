@@ -2,20 +2,18 @@
 
 from __future__ import annotations
 
-import tempfile
-import zipfile
-
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.db import transaction
-from django.http import Http404, HttpRequest, HttpResponse, HttpResponseBase
+from django.http import HttpRequest, HttpResponse, HttpResponseBase
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 from django_htmx.http import push_url
 
+from generations.archive import zip_response
 from generations.gallery import GalleryFilterForm
-from generations.media import stream_response
+from generations.media import file_response
 from generations.models import Favourite, Generation
 from generations.views import get_generation_for_team, ids_in
 from kling_studio.redirects import safe_next
@@ -56,10 +54,7 @@ def favourite(request: HttpRequest, pk: int) -> HttpResponse:
 @require_GET
 def download(request: HttpRequest, pk: int) -> HttpResponseBase:
     generation = get_generation_for_team(request, pk)
-    if not generation.video or not generation.video.storage.exists(generation.video.name):
-        raise Http404("This generation has no video yet")
-    video = generation.video
-    return stream_response(request, video.open("rb"), video.size, "video/mp4", attachment=generation.download_filename)
+    return file_response(request, generation.video, "video/mp4", attachment=generation.download_filename)
 
 
 @login_required
@@ -99,24 +94,9 @@ def bulk(request: HttpRequest) -> HttpResponseBase:
         messages.success(request, f"Deleted {len(selected)} generations and their files.")
         return back
     if action == "download":
-        stored = [g for g in selected if g.video and g.video.storage.exists(g.video.name)]  # files can go missing
-        return _zip_response(request, stored)
+        return zip_response(selected)
     messages.error(request, "Choose what to do with the selection.")
     return back
-
-
-def _zip_response(request: HttpRequest, generations: list[Generation]) -> HttpResponseBase:
-    if not generations:
-        raise Http404("None of the selected generations has a video yet")
-    archive = tempfile.SpooledTemporaryFile(max_size=32 * 1024 * 1024)  # noqa: SIM115 - the response closes it
-    with zipfile.ZipFile(archive, "w", compression=zipfile.ZIP_STORED) as bundle:  # MP4s are compressed already
-        for generation in generations:
-            with generation.video.open("rb") as video, bundle.open(generation.download_filename, "w") as entry:
-                while chunk := video.read(1024 * 1024):
-                    entry.write(chunk)
-    size = archive.tell()
-    name = f"kling-studio-{len(generations)}-videos.zip"
-    return stream_response(request, archive, size, "application/zip", attachment=name)
 
 
 def _back(request: HttpRequest, default: str) -> HttpResponse:

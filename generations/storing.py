@@ -22,6 +22,7 @@ from django.utils import timezone
 from generations.downloads import DownloadPolicy, fetch
 from generations.gmi import DownloadRefused, GMIError
 from generations.models import Generation
+from generations.objectstorage import is_object_storage
 
 logger = logging.getLogger(__name__)
 
@@ -35,6 +36,7 @@ def store_files(generation_id: int, token: str) -> str:
     ).first()
     if generation is None or not token:
         return "not held"  # a duplicate delivery, or the hold ran out and a tick took the row back
+    remove_abandoned_downloads()
     policy = DownloadPolicy.from_settings()
     saved: list[str] = []
     try:
@@ -86,12 +88,18 @@ def download_into_storage(policy: DownloadPolicy, url: str, generation: Generati
 
 
 def downloads_dir() -> Path:
+    """Where downloads wait to be stored. Beside the files on the local disk, so storing one
+    is a rename; for a bucket, in this machine's own temporary directory (TMPDIR): workers
+    on several machines share nothing but the bucket."""
+    if is_object_storage(default_storage):
+        return Path(tempfile.gettempdir()) / "kling-studio-downloads"
     return Path(settings.MEDIA_ROOT) / "tmp"
 
 
 def remove_abandoned_downloads() -> int:
     """Delete the temporary files of downloads that no store can still be writing: older
-    than a store's whole hold, they were left by a worker killed mid-download."""
+    than a store's whole hold, they were left by a worker killed mid-download. Recovery runs
+    this, and so does every store, on the machine whose downloads directory it is."""
     too_old = time.time() - settings.GENERATION_STORE_LEASE
     removed = 0
     for path in downloads_dir().glob("tmp*"):
@@ -103,7 +111,8 @@ def remove_abandoned_downloads() -> int:
 
 
 class _MovableFile(File):
-    """Lets FileSystemStorage move the temporary file into place instead of copying it."""
+    """Lets FileSystemStorage move the temporary file into place instead of copying it; a
+    bucket's storage uploads it (in parts, when it is large)."""
 
     def temporary_file_path(self) -> str:
         return self.name

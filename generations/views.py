@@ -8,7 +8,7 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from generations.forms import GenerationForm
-from generations.media import ranged_file_response
+from generations.media import file_response
 from generations.models import Generation
 from generations.tasks import queue_submission
 
@@ -108,11 +108,11 @@ def detail(request: HttpRequest, pk: int) -> HttpResponse:
 @require_GET
 def video(request: HttpRequest, pk: int) -> HttpResponseBase:
     generation = get_generation_for_team(request, pk)
-    return ranged_file_response(request, generation.video, "video/mp4")
+    return file_response(request, generation.video, "video/mp4")
 
 
 @login_required
 @require_GET
 def thumbnail(request: HttpRequest, pk: int) -> HttpResponseBase:
     generation = get_generation_for_team(request, pk)
-    return ranged_file_response(request, generation.thumbnail, "image/jpeg")
+    return file_response(request, generation.thumbnail, "image/jpeg")

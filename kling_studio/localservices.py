@@ -1,4 +1,5 @@
-"""The local services `make run` and the tests start: a Redis server and the API emulator.
+"""The local services `make run` and the tests start: a Redis server, the API emulator, and
+(with STORAGE=s3) an S3 server, SeaweedFS (kling_studio/seaweedfs.py).
 
 Development and test support only; production points REDIS_URL and GMI_API_BASE_URL at
 real services and never imports this module.
@@ -9,6 +10,7 @@ from __future__ import annotations
 import glob
 import os
 import pwd
+import secrets
 import shlex
 import shutil
 import socket
@@ -25,6 +27,7 @@ BASE_DIR = Path(__file__).resolve().parent.parent
 DEFAULT_REDIS_URL = "redis://127.0.0.1:6379/0"
 EMULATOR_PORT = 8765
 EMULATOR_KEY = "emulator-key"
+LOCAL_S3_URL, LOCAL_S3_BUCKET, LOCAL_S3_KEY = "http://127.0.0.1:8333", "kling-studio", "kling-studio-local"
 
 
 def redis_server_binary() -> str:
@@ -190,12 +193,48 @@ def studio_environment() -> tuple[dict[str, str], list[str]]:
         env["GMI_CA_BUNDLE"] = str(ca)
         env["GMI_ALLOW_PRIVATE_API_HOST"] = "True"  # its file links are on 127.0.0.1
         processes.insert(0, "emulator")
+    storage = env.get("STORAGE", "")
+    if storage not in ("", "disk", "s3"):
+        raise SystemExit(f"STORAGE must be disk or s3, not {storage!r}")
+    if storage == "s3" and not env.get("AWS_STORAGE_BUCKET_NAME"):
+        print(f"STORAGE=s3: videos go to a local SeaweedFS at {LOCAL_S3_URL}, bucket {LOCAL_S3_BUCKET}.")
+        env.update(local_s3_environment(BASE_DIR / "var" / "seaweedfs"))
+        processes.insert(0, "s3")
     # honcho hands each process its own PORT, so the web port travels under another name.
     env["STUDIO_PORT"] = env.get("PORT", "8000")
     env["PYTHONUNBUFFERED"] = "1"
     # The Procfile's `python` and `celery` are this interpreter's, virtualenv or not.
     env["PATH"] = os.pathsep.join([str(Path(sys.executable).parent), env.get("PATH", "")])
     return env, processes
+
+
+def local_s3_environment(directory: Path) -> dict[str, str]:
+    """The settings of `make run STORAGE=s3`: its bucket on the local SeaweedFS, with an
+    access key whose secret was made for this checkout (kept in var/, never in git)."""
+    secret_file = directory / "secret"
+    if not secret_file.exists():
+        directory.mkdir(parents=True, exist_ok=True)
+        secret_file.touch(mode=0o600)
+        secret_file.write_text(secrets.token_urlsafe(30))
+    return {
+        "AWS_STORAGE_BUCKET_NAME": LOCAL_S3_BUCKET,
+        "AWS_S3_ENDPOINT_URL": LOCAL_S3_URL,
+        "AWS_S3_REGION_NAME": "us-east-1",
+        "AWS_ACCESS_KEY_ID": LOCAL_S3_KEY,
+        "AWS_SECRET_ACCESS_KEY": secret_file.read_text().strip(),
+    }
+
+
+def run_seaweedfs() -> None:
+    """Procfile entry: be the local S3 server of `make run STORAGE=s3`, in the foreground."""
+    from kling_studio.seaweedfs import WeedMini, write_identities
+
+    directory = BASE_DIR / "var" / "seaweedfs"
+    identities = write_identities(
+        directory / "identities.json", os.environ["AWS_ACCESS_KEY_ID"], os.environ["AWS_SECRET_ACCESS_KEY"]
+    )
+    port = urlsplit(os.environ["AWS_S3_ENDPOINT_URL"]).port or 80
+    WeedMini(directory, os.environ["AWS_STORAGE_BUCKET_NAME"], port, identities).exec()
 
 
 def emulator_certificate(directory: Path) -> tuple[Path, Path, Path]:
@@ -219,4 +258,4 @@ def run_studio() -> None:
 if __name__ == "__main__":
     if sys.argv[1] == "with-postgres":  # with-postgres COMMAND...: e.g. the tests on PostgreSQL
         sys.exit(run_with_postgres(sys.argv[2:]))
-    {"redis": run_redis, "studio": run_studio}[sys.argv[1]]()
+    {"redis": run_redis, "seaweedfs": run_seaweedfs, "studio": run_studio}[sys.argv[1]]()

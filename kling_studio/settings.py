@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 from datetime import timedelta
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
@@ -178,6 +179,41 @@ STORAGES = {
     },
 }
 
+
+# Videos and thumbnails live on the local disk (MEDIA_ROOT) unless a bucket is named: then
+# every web and worker process reads and writes that bucket, and none shares a disk. Any
+# S3-compatible service: path-style addressing on AWS_S3_ENDPOINT_URL. Empty keys leave
+# boto3 to find credentials itself (an instance role, ...).
+AWS_STORAGE_BUCKET_NAME = os.getenv("AWS_STORAGE_BUCKET_NAME", "")
+AWS_S3_REGION_NAME = os.getenv("AWS_S3_REGION_NAME", "") or "us-east-1"
+AWS_S3_ENDPOINT_URL = envurl("AWS_S3_ENDPOINT_URL", f"https://s3.{AWS_S3_REGION_NAME}.amazonaws.com", ("http", "https"))
+AWS_ACCESS_KEY_ID = os.getenv("AWS_ACCESS_KEY_ID", "")
+AWS_SECRET_ACCESS_KEY = os.getenv("AWS_SECRET_ACCESS_KEY", "")
+AWS_QUERYSTRING_EXPIRE = envint("AWS_QUERYSTRING_EXPIRE", "3600", minimum=1)
+if AWS_QUERYSTRING_EXPIRE > 3600:
+    raise ImproperlyConfigured(
+        f"AWS_QUERYSTRING_EXPIRE must be at most 3600 (an hour), not {AWS_QUERYSTRING_EXPIRE}: "
+        "a link to a video must not outlive a person's access by long"
+    )
+# Files on the local disk behind nginx: the studio checks who may see a file, then hands the
+# sending to nginx with `X-Accel-Redirect: <prefix><name>` (an `internal` location, see the
+# README). Empty: the studio streams them itself, as in development.
+MEDIA_ACCEL_REDIRECT_PREFIX = os.getenv("MEDIA_ACCEL_REDIRECT_PREFIX", "")
+if MEDIA_ACCEL_REDIRECT_PREFIX and not (
+    MEDIA_ACCEL_REDIRECT_PREFIX.startswith("/") and MEDIA_ACCEL_REDIRECT_PREFIX.endswith("/")
+):
+    raise ImproperlyConfigured(
+        f"MEDIA_ACCEL_REDIRECT_PREFIX must start and end with '/', not {MEDIA_ACCEL_REDIRECT_PREFIX!r}"
+    )
+if AWS_STORAGE_BUCKET_NAME:
+    if MEDIA_ACCEL_REDIRECT_PREFIX:
+        raise ImproperlyConfigured(
+            "MEDIA_ACCEL_REDIRECT_PREFIX is for files on the local disk; with AWS_STORAGE_BUCKET_NAME "
+            "the files are in the bucket, and browsers fetch them from there"
+        )
+    # django-storages' S3 backend, which reads the AWS_* settings above by these names.
+    STORAGES["default"] = {"BACKEND": "generations.objectstorage.MediaStorage"}
+
 if not DEBUG:
     SESSION_COOKIE_SECURE = envbool("SECURE_COOKIES", "True")
     CSRF_COOKIE_SECURE = SESSION_COOKIE_SECURE
@@ -203,6 +239,11 @@ CONTENT_SECURITY_POLICY = {
         "frame-ancestors": ["'none'"],
     }
 }
+if AWS_STORAGE_BUCKET_NAME:
+    # Players and thumbnails follow the studio's redirect to the bucket's endpoint.
+    _endpoint = urlsplit(AWS_S3_ENDPOINT_URL)
+    for _directive in ("img-src", "media-src"):
+        CONTENT_SECURITY_POLICY["DIRECTIVES"][_directive].append(f"{_endpoint.scheme}://{_endpoint.netloc}")
 # The debug page and error reports show settings and the request's environment: passwords in
 # URLs (DATABASE_URL, REDIS_URL) are masked there like the settings Django masks by name.
 DEFAULT_EXCEPTION_REPORTER_FILTER = "kling_studio.reporting.SecretsMaskingFilter"

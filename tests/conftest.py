@@ -1,4 +1,4 @@
-"""Real parts for the tests: a Redis server, the API emulator, a Celery worker.
+"""Real parts for the tests: a Redis server, the API emulator, a Celery worker, an S3 server.
 
 Only the outside world is stood in for, by the emulator, spoken to over real HTTP.
 """
@@ -22,6 +22,7 @@ from django.test import override_settings
 
 from kling_studio import celery_app
 from kling_studio.localservices import BASE_DIR, free_port, start_redis
+from kling_studio.seaweedfs import LocalS3, SeaweedFSMissing
 
 if TYPE_CHECKING:
     from gmi_emulator.testing import EmulatorProcess
@@ -77,6 +78,35 @@ def media_root(tmp_path_factory) -> Iterator[Path]:
     root = tmp_path_factory.mktemp("media")
     with override_settings(MEDIA_ROOT=root):
         yield root
+
+
+@pytest.fixture(scope="session")
+def s3_server(tmp_path_factory) -> Iterator[LocalS3]:
+    """A real S3-compatible server, SeaweedFS, with a bucket for the tests. A missing `weed`
+    fails the test, never skips it."""
+    try:
+        server = LocalS3(tmp_path_factory.mktemp("seaweedfs"), bucket="kling-studio-test")
+    except SeaweedFSMissing as exc:
+        pytest.fail(str(exc))
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def object_storage(s3_server, settings) -> LocalS3:
+    """The studio's files in the test bucket, emptied first, as with AWS_STORAGE_BUCKET_NAME set."""
+    client = s3_server.client()
+    for page in client.get_paginator("list_objects_v2").paginate(Bucket=s3_server.bucket):
+        for entry in page.get("Contents", []):
+            client.delete_object(Bucket=s3_server.bucket, Key=entry["Key"])
+    for name, value in s3_server.environment().items():
+        setattr(settings, name, value)
+    settings.STORAGES = {**settings.STORAGES, "default": {"BACKEND": "generations.objectstorage.MediaStorage"}}
+    directives = {name: list(sources) for name, sources in settings.CONTENT_SECURITY_POLICY["DIRECTIVES"].items()}
+    for name in ("img-src", "media-src"):
+        directives[name].append(s3_server.endpoint_url)  # as settings.py allows the bucket's endpoint
+    settings.CONTENT_SECURITY_POLICY = {**settings.CONTENT_SECURITY_POLICY, "DIRECTIVES": directives}
+    return s3_server
 
 
 @pytest.fixture(scope="session")
