@@ -9,6 +9,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Iterator
 
+from django.conf import settings
 from django.core.files.storage import Storage
 from storages.backends.s3 import S3Storage
 from storages.utils import clean_name
@@ -45,10 +46,20 @@ class MediaStorage(S3Storage):
     def url(self, name: str, parameters: dict | None = None, expire: int | None = None, http_method=None) -> str:
         with self._signing_lock:
             if self._signing_client is None:
-                self._signing_client = self.connection.meta.client
+                self._signing_client = self._public_client()
         params = {**(parameters or {}), "Bucket": self.bucket_name, "Key": self._normalize_name(clean_name(name))}
         return self._signing_client.generate_presigned_url(
             "get_object", Params=params, ExpiresIn=expire or self.querystring_expire, HttpMethod=http_method
+        )
+
+
+    def _public_client(self):
+        """The client that signs links: the storage's own, or one for the endpoint browsers reach."""
+        public = settings.S3_PUBLIC_ENDPOINT_URL
+        if not public or public == self.endpoint_url:
+            return self.connection.meta.client
+        return self._create_session().client(
+            "s3", region_name=self.region_name, endpoint_url=public, config=self.client_config, verify=self.verify
         )
 
 

@@ -187,6 +187,9 @@ STORAGES = {
 AWS_STORAGE_BUCKET_NAME = os.getenv("AWS_STORAGE_BUCKET_NAME", "")
 AWS_S3_REGION_NAME = os.getenv("AWS_S3_REGION_NAME", "") or "us-east-1"
 AWS_S3_ENDPOINT_URL = envurl("AWS_S3_ENDPOINT_URL", f"https://s3.{AWS_S3_REGION_NAME}.amazonaws.com", ("http", "https"))
+# The endpoint browsers reach, when it is not the one the studio's processes use (inside a
+# compose network, say): links are signed for it. Empty: AWS_S3_ENDPOINT_URL.
+S3_PUBLIC_ENDPOINT_URL = envurl("S3_PUBLIC_ENDPOINT_URL", "", ("http", "https")) if os.getenv("S3_PUBLIC_ENDPOINT_URL") else ""
 AWS_ACCESS_KEY_ID = os.getenv("AWS_ACCESS_KEY_ID", "")
 AWS_SECRET_ACCESS_KEY = os.getenv("AWS_SECRET_ACCESS_KEY", "")
 AWS_QUERYSTRING_EXPIRE = envint("AWS_QUERYSTRING_EXPIRE", "3600", minimum=1)
@@ -241,7 +244,7 @@ CONTENT_SECURITY_POLICY = {
 }
 if AWS_STORAGE_BUCKET_NAME:
     # Players and thumbnails follow the studio's redirect to the bucket's endpoint.
-    _endpoint = urlsplit(AWS_S3_ENDPOINT_URL)
+    _endpoint = urlsplit(S3_PUBLIC_ENDPOINT_URL or AWS_S3_ENDPOINT_URL)
     for _directive in ("img-src", "media-src"):
         CONTENT_SECURITY_POLICY["DIRECTIVES"][_directive].append(f"{_endpoint.scheme}://{_endpoint.netloc}")
 # The debug page and error reports show settings and the request's environment: passwords in

@@ -224,6 +224,21 @@ def test_links_last_as_long_as_the_setting_says(object_storage, ada, client, set
     assert answer["Cache-Control"] == "private, max-age=300"
 
 
+@pytest.mark.django_db
+def test_links_are_signed_for_the_endpoint_browsers_reach_when_it_differs(object_storage, ada, client, settings):
+    """Inside a compose network the processes reach the bucket as http://s3:8333, browsers as
+    another host: the link must name (and be signed for) the browsers' one."""
+    public = object_storage.endpoint_url.replace("127.0.0.1", "localhost")
+    settings.S3_PUBLIC_ENDPOINT_URL = public
+    settings.STORAGES = {**settings.STORAGES}  # a storage made anew, with the new setting
+    generation = stored(ada)
+    client.force_login(ada)
+    link = client.get(reverse("generations:video", args=[generation.pk]))["Location"]
+    assert link.startswith(f"{public}/")
+    assert requests.get(link, timeout=10).content == VIDEO
+    assert requests.get(link.replace("localhost", "127.0.0.1", 1), timeout=10).status_code == 403
+
+
 @pytest.mark.django_db(transaction=True)
 def test_the_zip_streams_from_the_bucket_through_the_asgi_server(object_storage, studio_server, ada, client):
     finished_at = datetime(2026, 5, 17, 8, 30, 44, tzinfo=UTC)
