@@ -22,6 +22,7 @@ from django.utils import timezone
 from generations.downloads import DownloadPolicy, fetch
 from generations.gmi import DownloadRefused, GMIError
 from generations.models import Generation
+from kling_studio.observability import bind
 
 logger = logging.getLogger(__name__)
 
@@ -35,6 +36,7 @@ def store_files(generation_id: int, token: str) -> str:
     ).first()
     if generation is None or not token:
         return "not held"  # a duplicate delivery, or the hold ran out and a tick took the row back
+    bind(generation)
     policy = DownloadPolicy.from_settings()
     saved: list[str] = []
     try:
