@@ -7,6 +7,8 @@ or by a real beat and worker), and the emulated API.
 
 from __future__ import annotations
 
+import os
+import signal
 import time
 
 import pytest
@@ -88,6 +90,25 @@ def test_an_api_that_refuses_the_key_is_reported_in_words(client, studio_api, se
         "The video service refused the studio's API key; an administrator needs to check it."
     )
     assert "a-key-the-service-does-not-know" not in str(body)
+
+
+def test_a_redis_that_hangs_gives_503_not_a_hang(client, studio_api, redis_server):
+    """Stopped with SIGSTOP, Redis takes connections and never answers: the checks' own
+    timeouts give the answer."""
+    refresh_due_generations()
+    os.kill(redis_server.process.pid, signal.SIGSTOP)
+    try:
+        asked = time.monotonic()
+        status, body = health(client)
+        answered = time.monotonic()
+    finally:
+        os.kill(redis_server.process.pid, signal.SIGCONT)
+    print(f"503 in {answered - asked:.1f} s from a hung Redis")
+    assert status == 503
+    assert answered - asked <= DOWN_WITHIN
+    assert body["components"]["redis"]["status"] == "down"
+    assert body["components"]["database"]["status"] == "up"
+    wait_for(lambda: health(client)[0] == 200, timeout=UP_AGAIN_WITHIN, message="Redis to answer again")
 
 
 @pytest.mark.integration
