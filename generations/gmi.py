@@ -25,7 +25,7 @@ from urllib.parse import quote
 import requests
 
 from generations.rules import MODEL_ID, VideoParameters
-from kling_studio import __version__
+from kling_studio import __version__, metrics
 
 logger = logging.getLogger(__name__)
 
@@ -73,6 +73,14 @@ class TransientError(GMIError):
     """5xx, a timeout, a broken connection or a body that is not the JSON expected."""
 
     retryable = True
+
+
+def outcome_of(exc: GMIError) -> str:
+    """The class of a failed call, as the metrics count it."""
+    if isinstance(exc, TransientError):  # no status code: a timeout or a broken connection
+        return "unreachable" if exc.status_code is None else "server_error" if exc.status_code >= 500 else "other_error"
+    names = {AuthenticationError: "auth_error", BadRequestError: "bad_request", NotFoundError: "not_found"}
+    return "rate_limited" if isinstance(exc, RateLimitedError) else names.get(type(exc), "other_error")
 
 
 def describe(exc: GMIError) -> str:
@@ -246,16 +254,17 @@ class GMIClient:
         return f"<GMIClient {self.base_url}>"
 
     @classmethod
-    def from_settings(cls) -> GMIClient:
+    def from_settings(cls, *, timeouts: tuple[float, float] | None = None) -> GMIClient:
         """The client the settings describe, one per process and thread, so that its
-        connection to the service is kept alive from one tick (or submit) to the next."""
+        connection to the service is kept alive from one tick (or submit) to the next.
+        `timeouts` (connect, read) replaces the settings' for a caller in a hurry."""
         from django.conf import settings
 
         return _shared_client(
             settings.GMI_API_BASE_URL,
             settings.GMI_API_KEY,
             settings.GMI_ORG_ID,
-            (settings.GMI_CONNECT_TIMEOUT, settings.GMI_READ_TIMEOUT),
+            timeouts or (settings.GMI_CONNECT_TIMEOUT, settings.GMI_READ_TIMEOUT),
             settings.GMI_CA_BUNDLE or True,
             (os.getpid(), threading.get_ident()),  # a session is not shared across a fork or threads
         )
@@ -264,15 +273,15 @@ class GMIClient:
 
     def submit(self, parameters: VideoParameters, model: str = MODEL_ID) -> RemoteRequest:
         body = {"model": model, "payload": parameters.as_payload()}
-        return RemoteRequest.from_json(self._call("POST", "/requests", json=body))
+        return RemoteRequest.from_json(self._call("submit", "POST", "/requests", json=body))
 
     def get_request(self, request_id: str) -> RemoteRequest:
-        return RemoteRequest.from_json(self._call("GET", f"/requests/{quote(request_id, safe='')}"))
+        return RemoteRequest.from_json(self._call("get_request", "GET", f"/requests/{quote(request_id, safe='')}"))
 
     def cancel(self, request_id: str) -> RemoteRequest | None:
         """Ask the service to cancel a request (best effort); None if it was already final or gone."""
         try:
-            return RemoteRequest.from_json(self._call("DELETE", f"/requests/{quote(request_id, safe='')}"))
+            return RemoteRequest.from_json(self._call("cancel", "DELETE", f"/requests/{quote(request_id, safe='')}"))
         except NotFoundError:
             return None
         except TransientError as exc:
@@ -281,7 +290,7 @@ class GMIClient:
             raise
 
     def list_requests(self, model_id: str = MODEL_ID) -> list[RemoteRequest]:
-        data = self._call("GET", "/requests", params={"model_id": model_id})
+        data = self._call("list_requests", "GET", "/requests", params={"model_id": model_id})
         if isinstance(data, Mapping):
             data = next((data[k] for k in ("requests", "data", "items", "results") if k in data), None)
         if not isinstance(data, list):
@@ -295,13 +304,13 @@ class GMIClient:
         return requests_
 
     def get_model(self, model_id: str = MODEL_ID) -> dict[str, Any]:
-        data = self._call("GET", f"/models/{quote(model_id, safe='')}")
+        data = self._call("get_model", "GET", f"/models/{quote(model_id, safe='')}")
         if not isinstance(data, dict):
             raise TransientError(f"Expected model information from the API, got {_preview(data)}")
         return data
 
     def list_models(self) -> list[str]:
-        data = self._call("GET", "/models")
+        data = self._call("list_models", "GET", "/models")
         ids = data.get("model_ids") if isinstance(data, Mapping) else data
         if not isinstance(ids, list):
             raise TransientError(f"Expected a list of model ids from the API, got {_preview(data)}")
@@ -309,9 +318,19 @@ class GMIClient:
 
     # Plumbing.
 
-    def _call(self, method: str, path: str, **kwargs: Any) -> Any:
+    def _call(self, endpoint: str, method: str, path: str, **kwargs: Any) -> Any:
+        """One request to the service, counted (kling_studio.metrics) by endpoint and outcome."""
         if not self._api_key:
             raise AuthenticationError("No GMI API key is configured (set GMI_API_KEY)")
+        try:
+            data = self._send(method, path, **kwargs)
+        except GMIError as exc:
+            metrics.count_api_call(endpoint, outcome_of(exc))
+            raise
+        metrics.count_api_call(endpoint, "ok")
+        return data
+
+    def _send(self, method: str, path: str, **kwargs: Any) -> Any:
         headers = {"Authorization": f"Bearer {self._api_key}"}
         started = time.monotonic()
         try:

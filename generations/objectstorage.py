@@ -52,7 +52,6 @@ class MediaStorage(S3Storage):
             "get_object", Params=params, ExpiresIn=expire or self.querystring_expire, HttpMethod=http_method
         )
 
-
     def _public_client(self):
         """The client that signs links: the storage's own, or one for the endpoint browsers reach."""
         public = settings.S3_PUBLIC_ENDPOINT_URL

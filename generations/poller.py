@@ -26,6 +26,7 @@ from redis import RedisError
 
 from generations.gmi import GMIClient, GMIError, NotFoundError, RateLimitedError, RemoteRequest, RemoteStatus, describe
 from generations.models import REFRESHED, Generation, next_refresh_after
+from kling_studio.observability import log_context
 
 logger = logging.getLogger(__name__)
 
@@ -63,7 +64,8 @@ def refresh_due(client: GMIClient | None = None) -> TickReport:
     for generation in batch:
         if (remote := answers.get(generation.request_id)) is None:
             continue
-        outcome = follow(generation, remote, token, next_poll_at)
+        with log_context(generation):
+            outcome = follow(generation, remote, token, next_poll_at)
         report.answered += 1
         report.changed += outcome == "changed"
         report.to_store += outcome == "stored"
@@ -113,7 +115,8 @@ def _ask(client: GMIClient, batch: list[Generation], report: TickReport) -> tupl
                 break
             report.calls += 1
             try:
-                answers[generation.request_id] = client.get_request(generation.request_id)
+                with log_context(generation):
+                    answers[generation.request_id] = client.get_request(generation.request_id)
             except NotFoundError as exc:
                 if generation.fail(describe(exc)):
                     ended.add(generation.pk)

@@ -23,6 +23,7 @@ from generations.downloads import DownloadPolicy, fetch
 from generations.gmi import DownloadRefused, GMIError
 from generations.models import Generation
 from generations.objectstorage import is_object_storage
+from kling_studio.observability import bind
 
 logger = logging.getLogger(__name__)
 
@@ -36,6 +37,7 @@ def store_files(generation_id: int, token: str) -> str:
     ).first()
     if generation is None or not token:
         return "not held"  # a duplicate delivery, or the hold ran out and a tick took the row back
+    bind(generation)
     remove_abandoned_downloads()
     policy = DownloadPolicy.from_settings()
     saved: list[str] = []

@@ -7,6 +7,7 @@ fleet poller) and recovery, `store` copies finished videos into our storage.
 from __future__ import annotations
 
 import logging
+import time
 from dataclasses import asdict
 from datetime import timedelta
 
@@ -20,6 +21,9 @@ from generations import poller, storing
 from generations.gmi import GMIClient, GMIError, NotFoundError, RateLimitedError, RemoteRequest, describe
 from generations.models import Generation
 from generations.rules import InvalidParameters
+from kling_studio import metrics
+from kling_studio.health import record_heartbeat
+from kling_studio.observability import bind, log_context
 
 logger = logging.getLogger(__name__)
 
@@ -31,12 +35,24 @@ SUBMIT_RETRY_LONGEST_WAIT = 30.0
 
 @shared_task(acks_late=True, reject_on_worker_lost=True)
 def submit_generation(generation_id: int) -> None:
-    if (paused := poller.fleet_pause_remaining()) > 0:  # the organisation's rate limit: wait, unclaimed
-        submit_generation.apply_async((generation_id,), countdown=paused)
-        return
-    generation = Generation.objects.claim_for_submit(generation_id)
-    if generation is None:
-        return
+    with log_context(generation_id=generation_id):
+        if (paused := poller.fleet_pause_remaining()) > 0:  # the organisation's rate limit: wait, unclaimed
+            submit_generation.apply_async((generation_id,), countdown=paused)
+            return
+        generation = Generation.objects.claim_for_submit(generation_id)
+        if generation is None:
+            return
+        bind(generation)
+        started = time.monotonic()
+        try:
+            send_claimed(generation)
+        finally:
+            outcome = {"queued": "sent", "processing": "sent", "submitting": "retry"}.get(generation.status, "failed")
+            metrics.observe(metrics.SUBMIT_SECONDS, time.monotonic() - started, outcome)
+
+
+def send_claimed(generation: Generation) -> None:
+    """Send a claimed generation (or adopt what an earlier attempt sent), and record the request."""
     client = GMIClient.from_settings()
     try:
         remote = None
@@ -147,13 +163,21 @@ def cancel_request(request_id: str) -> None:
 
 @shared_task(ignore_result=True)
 def refresh_due_generations() -> dict:
-    """Beat's tick. Not acks_late: a tick lost with its worker is replaced by the next one."""
+    """Beat's tick. Not acks_late: a tick lost with its worker is replaced by the next one.
+
+    Each tick is also the workers' heartbeat for /health/: it proves that beat and a worker live.
+    """
+    record_heartbeat()
     return asdict(poller.refresh_due())
 
 
 @shared_task(acks_late=True, reject_on_worker_lost=True)
 def store_generation(generation_id: int, token: str) -> str:
-    return storing.store_files(generation_id, token)
+    started = time.monotonic()
+    with log_context(generation_id=generation_id):
+        outcome = storing.store_files(generation_id, token)
+    metrics.observe(metrics.STORE_SECONDS, time.monotonic() - started, outcome.replace(" ", "_"))
+    return outcome
 
 
 @shared_task

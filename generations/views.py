@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import logging
+
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.db import transaction
@@ -11,6 +13,9 @@ from generations.forms import GenerationForm
 from generations.media import file_response
 from generations.models import Generation
 from generations.tasks import queue_submission
+from kling_studio.observability import bind
+
+logger = logging.getLogger(__name__)
 
 RECENT_COUNT = 24
 
@@ -18,7 +23,9 @@ RECENT_COUNT = 24
 def get_generation_for_team(request: HttpRequest, pk: int) -> Generation:
     """Only the current team's generations exist, as far as a request can tell."""
     generations = Generation.objects.for_team(request.team).select_related("created_by")
-    return get_object_or_404(generations.with_favourite_of(request.user), pk=pk)
+    generation = get_object_or_404(generations.with_favourite_of(request.user), pk=pk)
+    bind(generation)  # the request's log lines are about it
+    return generation
 
 
 QUEUED_LATER = (
@@ -37,6 +44,8 @@ def _start(request: HttpRequest, form: GenerationForm, sent_message: str) -> Gen
     generation.created_by = request.user
     generation.team = request.team
     generation.save()
+    bind(generation)
+    logger.info("Generation %s created by user %s", generation.pk, request.user.pk)
 
     def queue() -> None:
         if queue_submission(generation.pk):

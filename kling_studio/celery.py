@@ -1,8 +1,10 @@
 import os
 
 import redis
-from celery import Celery
+from celery import Celery, signals
 from kombu.transport import redis as kombu_redis
+
+from kling_studio import observability
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "kling_studio.settings")
 
@@ -32,3 +34,9 @@ class RedisTransport(kombu_redis.Transport):
 app = Celery("kling_studio")
 app.config_from_object("django.conf:settings", namespace="CELERY")
 app.autodiscover_tasks()
+
+
+# The worker and beat log through the studio's LOGGING (JSON in production, with each line's
+# generation and team), and each task starts with no log context left from the one before.
+signals.setup_logging.connect(observability.configure_celery_logging, weak=False)
+signals.task_prerun.connect(observability.start_task_context, weak=False)

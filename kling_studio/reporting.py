@@ -2,12 +2,9 @@
 
 from __future__ import annotations
 
-import re
-
 from django.views.debug import SafeExceptionReporterFilter
 
-# scheme://user:password@host: the password part.
-URL_PASSWORD = re.compile(r"(?P<head>\b[a-z][a-z0-9+.-]*://[^/@\s:]*:)[^@\s/]+@", re.IGNORECASE)
+from kling_studio.observability import URL_PASSWORD
 
 
 class SecretsMaskingFilter(SafeExceptionReporterFilter):

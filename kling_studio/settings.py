@@ -6,6 +6,7 @@ process with ImproperlyConfigured naming the variable, instead of being guessed 
 
 from __future__ import annotations
 
+import ipaddress
 import os
 from datetime import timedelta
 from pathlib import Path
@@ -14,6 +15,9 @@ from urllib.parse import urlsplit
 import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
 from kombu import Queue
+
+from kling_studio import __version__
+from kling_studio.observability import init_sentry, logging_config
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
@@ -54,6 +58,13 @@ def envurl(name: str, default: str, schemes: tuple[str, ...]) -> str:
     return value.rstrip("/")
 
 
+def envchoice(name: str, default: str, choices: tuple[str, ...]) -> str:
+    value = os.getenv(name, default)
+    if value not in choices:
+        raise ImproperlyConfigured(f"{name} must be one of {', '.join(choices)}, not {value!r}")
+    return value
+
+
 DEBUG = envbool("DEBUG", "True")
 SECRET_KEY = os.getenv("SECRET_KEY", "")
 if not SECRET_KEY:
@@ -71,6 +82,7 @@ INSTALLED_APPS = [
     "django.contrib.messages",
     "django.contrib.staticfiles",
     "django_htmx",
+    "django_prometheus",
     "axes",
     "csp",
     "accounts",
@@ -78,6 +90,8 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    "kling_studio.observability.request_id_middleware",
+    "django_prometheus.middleware.PrometheusBeforeMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "kling_studio.middleware.async_streaming_middleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
@@ -91,6 +105,7 @@ MIDDLEWARE = [
     "django_htmx.middleware.HtmxMiddleware",
     "accounts.middleware.CurrentTeamMiddleware",
     "axes.middleware.AxesMiddleware",
+    "django_prometheus.middleware.PrometheusAfterMiddleware",
 ]
 
 ROOT_URLCONF = "kling_studio.urls"
@@ -189,7 +204,9 @@ AWS_S3_REGION_NAME = os.getenv("AWS_S3_REGION_NAME", "") or "us-east-1"
 AWS_S3_ENDPOINT_URL = envurl("AWS_S3_ENDPOINT_URL", f"https://s3.{AWS_S3_REGION_NAME}.amazonaws.com", ("http", "https"))
 # The endpoint browsers reach, when it is not the one the studio's processes use (inside a
 # compose network, say): links are signed for it. Empty: AWS_S3_ENDPOINT_URL.
-S3_PUBLIC_ENDPOINT_URL = envurl("S3_PUBLIC_ENDPOINT_URL", "", ("http", "https")) if os.getenv("S3_PUBLIC_ENDPOINT_URL") else ""
+S3_PUBLIC_ENDPOINT_URL = ""
+if os.getenv("S3_PUBLIC_ENDPOINT_URL"):
+    S3_PUBLIC_ENDPOINT_URL = envurl("S3_PUBLIC_ENDPOINT_URL", "", ("http", "https"))
 AWS_ACCESS_KEY_ID = os.getenv("AWS_ACCESS_KEY_ID", "")
 AWS_SECRET_ACCESS_KEY = os.getenv("AWS_SECRET_ACCESS_KEY", "")
 AWS_QUERYSTRING_EXPIRE = envint("AWS_QUERYSTRING_EXPIRE", "3600", minimum=1)
@@ -363,19 +380,52 @@ CACHES = {
     }
 }
 
-LOGGING = {
-    "version": 1,
-    "disable_existing_loggers": False,
-    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
-    "root": {"handlers": ["console"], "level": os.getenv("LOG_LEVEL", "INFO")},
-    "loggers": {
-        "urllib3": {"level": "WARNING"},
-        # Beat sends a tick every second: its own lines, and Celery's "received"/"succeeded"
-        # for every task, would drown what matters. The studio logs each step it takes.
-        "celery.beat": {"level": "WARNING"},
-        "celery.app.trace": {"level": "WARNING"},
-        "celery.worker.strategy": {"level": "WARNING"},
-        "axes": {"level": "WARNING"},
-    },
-}
+# Health and metrics. /health/ needs a refresh tick to have run within HEALTH_HEARTBEAT_MAX_AGE
+# seconds. A tick can last up to GENERATION_REFRESH_LEASE when the API is slow to answer, and a
+# slow API must not make the studio unhealthy, hence the default.
+HEALTH_HEARTBEAT_MAX_AGE = envint("HEALTH_HEARTBEAT_MAX_AGE", str(int(GENERATION_REFRESH_LEASE) + 15), minimum=1)
+if HEALTH_HEARTBEAT_MAX_AGE < 3 * GENERATION_REFRESH_INTERVAL:
+    raise ImproperlyConfigured(
+        "HEALTH_HEARTBEAT_MAX_AGE must be at least 3 × GENERATION_REFRESH_INTERVAL, or the heartbeat "
+        "expires between two ticks"
+    )
+# /metrics: for whoever sends METRICS_TOKEN as a Bearer token, or comes from one of
+# METRICS_ALLOWED_NETWORKS; with neither set, for this machine only. The two sides of the
+# check can be checked from here, at start.
+METRICS_TOKEN = os.getenv("METRICS_TOKEN", "")
+if METRICS_TOKEN and (len(METRICS_TOKEN) < 16 or not METRICS_TOKEN.isprintable() or " " in METRICS_TOKEN):
+    raise ImproperlyConfigured("METRICS_TOKEN must be at least 16 characters, without spaces")
+try:
+    METRICS_ALLOWED_NETWORKS = [
+        ipaddress.ip_network(network.strip(), strict=False)
+        for network in os.getenv("METRICS_ALLOWED_NETWORKS", "").split(",")
+        if network.strip()
+    ]
+except ValueError as exc:
+    raise ImproperlyConfigured(f"METRICS_ALLOWED_NETWORKS must be comma-separated networks: {exc}") from None
+# A plain-HTTP probe or scrape from inside the network is not sent to HTTPS.
+SECURE_REDIRECT_EXEMPT = [r"^health/$", r"^metrics$"]
+
+# Logs: JSON lines in production (a line per record, with the generation, team and request it
+# is about), readable text in development. Workers and beat log through the same settings.
+LOG_FORMAT = envchoice("LOG_FORMAT", "text" if DEBUG else "json", ("text", "json"))
+LOGGING = logging_config(LOG_FORMAT, os.getenv("LOG_LEVEL", "INFO"))
+
+# Errors go to Sentry when SENTRY_DSN is set, and nowhere else when it is not.
+SENTRY_DSN = os.getenv("SENTRY_DSN", "")
+if SENTRY_DSN:
+    from sentry_sdk.utils import BadDsn, Dsn
+
+    try:
+        Dsn(SENTRY_DSN)
+    except BadDsn as exc:
+        raise ImproperlyConfigured(f"SENTRY_DSN is not a Sentry DSN: {exc}") from None
+    SENTRY_TRACES_SAMPLE_RATE = envfloat("SENTRY_TRACES_SAMPLE_RATE", "0")
+    if SENTRY_TRACES_SAMPLE_RATE > 1:
+        raise ImproperlyConfigured(f"SENTRY_TRACES_SAMPLE_RATE must be at most 1, not {SENTRY_TRACES_SAMPLE_RATE}")
+    init_sentry(
+        SENTRY_DSN,
+        environment=os.getenv("SENTRY_ENVIRONMENT", "development" if DEBUG else "production"),
+        traces_sample_rate=SENTRY_TRACES_SAMPLE_RATE,
+        release=f"kling-studio@{__version__}",
+    )

@@ -229,6 +229,9 @@ ENDPOINTS: dict[str, Endpoint] = {
     "teams:create_invite": team_endpoint(),
     "teams:revoke_invite": team_endpoint(invite_id=s.path_ids(*s.INVITE_IDS)),
     "teams:remove_member": team_endpoint(methods=("GET", "POST"), membership_id=s.path_ids(*s.MEMBERSHIP_IDS)),
+    # Operations: a health probe and a metrics scrape, by anyone (each answers only whom it should)
+    "health": Endpoint(headers=s.operations_headers(), personas=("anonymous", "owner"), examples=8),
+    "metrics": Endpoint(headers=s.operations_headers(), personas=("anonymous", "owner"), examples=15),
 }
 
 # The admin's URLs come from its registered models: each is sent a generic form, and the

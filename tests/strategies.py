@@ -289,5 +289,21 @@ def range_headers() -> st.SearchStrategy[dict[str, str]]:
     )
 
 
+def operations_headers() -> st.SearchStrategy[dict[str, str]]:
+    """What a monitoring system sends, or something like it: a token, a request id, an Accept."""
+    return st.fixed_dictionaries(
+        {},
+        optional={
+            "Authorization": st.one_of(
+                st.sampled_from(["Bearer ", "Bearer a-wrong-token-of-enough-length", "Basic Zm9vOmJhcg==", "bearer"]),
+                header_text(),
+            ),
+            "X-Request-ID": st.one_of(st.sampled_from(["abc-123", "a" * 129, "two words", "ü"]), header_text()),
+            "Accept": st.one_of(st.sampled_from(["application/json", "text/html", "*/*", "nonsense/"]), header_text()),
+            "X-Forwarded-For": st.sampled_from(["127.0.0.1", "203.0.113.7", "garbage"]),
+        },
+    )
+
+
 def raw_tails() -> st.SearchStrategy[str]:
     return st.sampled_from(RAW_TAILS)

@@ -20,6 +20,7 @@ import pytest
 from hypothesis import HealthCheck, Phase, example, given
 from hypothesis import settings as hypothesis_settings
 
+from kling_studio.health import record_heartbeat
 from tests.fuzz_endpoints import (
     ENDPOINTS,
     Probe,
@@ -50,6 +51,7 @@ def test_every_url_pattern_is_fuzzed():
 @pytest.fixture
 def world(django_user_model, settings) -> World:
     settings.DEBUG_PROPAGATE_EXCEPTIONS = False  # an exception becomes a 500, as in production
+    record_heartbeat()  # the workers are alive: /health/ answers 200, and a 503 there is a finding
     return build_world(django_user_model)
 
 

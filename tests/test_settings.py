@@ -40,6 +40,10 @@ def test_the_defaults_run_the_studio_locally():
         ({"GMI_DOWNLOAD_TIMEOUT": "600"}, "must stay under a quarter of CELERY_VISIBILITY_TIMEOUT"),
         ({"GENERATION_SUBMIT_LEASE": "60"}, "a slow attempt could outlive its claim"),
         ({"GMI_READ_TIMEOUT": "60"}, "GENERATION_REFRESH_LEASE must be at least 1 × (GMI_CONNECT_TIMEOUT + GMI_"),
+        ({"METRICS_TOKEN": "short"}, "METRICS_TOKEN must be at least 16 characters"),
+        ({"METRICS_ALLOWED_NETWORKS": "10.0.0.0/8,the office"}, "METRICS_ALLOWED_NETWORKS must be comma-separated"),
+        ({"HEALTH_HEARTBEAT_MAX_AGE": "2"}, "HEALTH_HEARTBEAT_MAX_AGE must be at least 3 × GENERATION_REFRESH_INTER"),
+        ({"SENTRY_DSN": "https://key@sentry.example/1", "SENTRY_TRACES_SAMPLE_RATE": "5"}, "must be at most 1, not 5"),
     ],
 )
 def test_a_bad_value_stops_the_process_naming_the_variable(env, message):
