@@ -227,14 +227,9 @@ def local_s3_environment(directory: Path) -> dict[str, str]:
 
 def run_seaweedfs() -> None:
     """Procfile entry: be the local S3 server of `make run STORAGE=s3`, in the foreground."""
-    from kling_studio.seaweedfs import WeedMini, write_identities
+    from kling_studio.seaweedfs import serve
 
-    directory = BASE_DIR / "var" / "seaweedfs"
-    identities = write_identities(
-        directory / "identities.json", os.environ["AWS_ACCESS_KEY_ID"], os.environ["AWS_SECRET_ACCESS_KEY"]
-    )
-    port = urlsplit(os.environ["AWS_S3_ENDPOINT_URL"]).port or 80
-    WeedMini(directory, os.environ["AWS_STORAGE_BUCKET_NAME"], port, identities).exec()
+    serve(BASE_DIR / "var" / "seaweedfs", urlsplit(os.environ["AWS_S3_ENDPOINT_URL"]).port or 80)
 
 
 def emulator_certificate(directory: Path) -> tuple[Path, Path, Path]:

@@ -61,6 +61,8 @@ class WeedMini:
     s3_port: int
     identities: Path
     ports: dict[str, int] = field(default_factory=dict)  # flag: port, e.g. {"master.port.grpc": 19333}
+    ip: str = "127.0.0.1"  # the address others reach it by
+    bind: str = "127.0.0.1"  # where it listens
 
     def command(self) -> list[str]:
         data, logs = self.directory / "data", self.directory / "logs"
@@ -68,7 +70,7 @@ class WeedMini:
         logs.mkdir(parents=True, exist_ok=True)
         return [
             weed_binary(), f"-logdir={logs}", "mini",
-            f"-dir={data}", "-ip=127.0.0.1", "-ip.bind=127.0.0.1",
+            f"-dir={data}", f"-ip={self.ip}", f"-ip.bind={self.bind}",
             f"-bucket={self.bucket}", f"-s3.port={self.s3_port}", f"-s3.config={self.identities}",
             f"-filer.localSocket={data / 'filer.sock'}", f"-s3.localSocket={data / 's3.sock'}",
             "-webdav=false", "-admin.ui=false", "-s3.iam=false", "-s3.port.iceberg=0", "-s3.port.lance=0",
@@ -171,3 +173,17 @@ class LocalS3:
 
     def stop(self) -> None:
         self.server.stop(self.process)
+
+
+def serve(directory: Path, port: int, ip: str = "127.0.0.1", bind: str = "127.0.0.1") -> None:
+    """Become the S3 server of the studio's settings (environment): AWS_STORAGE_BUCKET_NAME,
+    with AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY its one identity."""
+    env = os.environ
+    identities = write_identities(directory / "identities.json", env["AWS_ACCESS_KEY_ID"], env["AWS_SECRET_ACCESS_KEY"])
+    WeedMini(directory, env["AWS_STORAGE_BUCKET_NAME"], port, identities, ip=ip, bind=bind).exec()
+
+
+if __name__ == "__main__":
+    # compose.yaml's S3 server: python -m kling_studio.seaweedfs DIRECTORY PORT HOSTNAME, listening
+    # on every interface of its container, reached by the others as HOSTNAME.
+    serve(Path(sys.argv[1]), int(sys.argv[2]), ip=sys.argv[3], bind="0.0.0.0")
