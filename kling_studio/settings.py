@@ -17,52 +17,10 @@ from django.core.exceptions import ImproperlyConfigured
 from kombu import Queue
 
 from kling_studio import __version__
+from kling_studio.env import envbool, envchoice, envfloat, envint, envurl
 from kling_studio.observability import init_sentry, logging_config
 
 BASE_DIR = Path(__file__).resolve().parent.parent
-
-
-def envbool(name: str, default: str) -> bool:
-    value = os.getenv(name, default)
-    if value not in ("True", "False", "true", "false", "1", "0"):
-        raise ImproperlyConfigured(f"{name} must be True or False, not {value!r}")
-    return value in ("True", "true", "1")
-
-
-def envint(name: str, default: str, minimum: int | None = None) -> int:
-    value = os.getenv(name, default)
-    try:
-        number = int(value)
-    except ValueError:
-        raise ImproperlyConfigured(f"{name} must be a whole number, not {value!r}") from None
-    if minimum is not None and number < minimum:
-        raise ImproperlyConfigured(f"{name} must be at least {minimum}, not {number}")
-    return number
-
-
-def envfloat(name: str, default: str, minimum: float = 0.0) -> float:
-    value = os.getenv(name, default)
-    try:
-        number = float(value)
-    except ValueError:
-        raise ImproperlyConfigured(f"{name} must be a number, not {value!r}") from None
-    if number < minimum:
-        raise ImproperlyConfigured(f"{name} must be at least {minimum}, not {number}")
-    return number
-
-
-def envurl(name: str, default: str, schemes: tuple[str, ...]) -> str:
-    value = os.getenv(name, default)
-    if not value.startswith(tuple(f"{scheme}://" for scheme in schemes)):
-        raise ImproperlyConfigured(f"{name} must be a {'/'.join(schemes)} URL, not {value!r}")
-    return value.rstrip("/")
-
-
-def envchoice(name: str, default: str, choices: tuple[str, ...]) -> str:
-    value = os.getenv(name, default)
-    if value not in choices:
-        raise ImproperlyConfigured(f"{name} must be one of {', '.join(choices)}, not {value!r}")
-    return value
 
 
 DEBUG = envbool("DEBUG", "True")

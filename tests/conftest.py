@@ -140,8 +140,10 @@ def _test_environment(redis_url, media_root, settings) -> None:
     from django.core.cache import cache
 
     from generations.poller import PAUSE_KEY
+    from kling_studio.observability import clear_context
 
     cache.delete(PAUSE_KEY)
+    clear_context()  # what an earlier test's code logged about is not this test's
 
 
 @pytest.fixture

@@ -76,6 +76,7 @@ def keys_in(server, prefix: str) -> set[str]:
 def test_the_store_task_uploads_a_finished_generation_into_the_bucket_from_its_own_temporary_files(
     object_storage, studio_api, eager_tasks, ada, worker_tmp, media_root, django_capture_on_commit_callbacks
 ):
+    on_disk_before = set(media_root.rglob("*"))  # the session's media root holds earlier tests' files
     generation = make_generation(ada, prompt="A lighthouse in a storm, seen from a boat", aspect_ratio="1:1")
     submit_generation(generation.pk)
 
@@ -103,7 +104,7 @@ def test_the_store_task_uploads_a_finished_generation_into_the_bucket_from_its_o
     assert thumbnail["Body"].read(3) == b"\xff\xd8\xff"
 
     # Nothing on a disk another process could be expected to share; the downloads are gone.
-    assert not (media_root / "generations" / str(generation.pk)).exists()
+    assert set(media_root.rglob("*")) == on_disk_before
     assert downloads_dir() == worker_tmp / "kling-studio-downloads"
     assert list(downloads_dir().iterdir()) == []
 
