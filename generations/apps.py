@@ -1,6 +1,12 @@
 from django.apps import AppConfig
+from django.db.models.signals import post_migrate
 
 
 class GenerationsConfig(AppConfig):
     name = "generations"
     verbose_name = "Video generations"
+
+    def ready(self) -> None:
+        from generations.search_index import repair_after_migrate
+
+        post_migrate.connect(repair_after_migrate, sender=self, dispatch_uid="generations.search_index.repair")
