@@ -17,7 +17,9 @@ This module finds the first page of that in the gallery's newest-first order:
    Three more queries, whatever the words: where the recent rows end, the index, the rows.
 
 Each step yields rows in the gallery's order, and together they give exactly the page a
-plain walk through the team would, at a cost that follows the page, not the team.
+plain walk through the team would. The cost follows the page, not the team, except where
+the index cannot help (only short words; or more than CANDIDATES_CAP matches, few of them
+recent), where the walk goes on as far as the page needs.
 """
 
 from __future__ import annotations
@@ -26,10 +28,10 @@ import re
 from datetime import UTC, datetime
 
 from django.db import connection
-from django.db.models import DateTimeField, F, Func, QuerySet, Subquery, TextField, Value
+from django.db.models import DateTimeField, F, Func, Q, QuerySet, Subquery, TextField, Value
 from django.db.models.functions import Coalesce
 
-from generations.search_index import FTS_TABLE, GENERATIONS, ID_BITS, ID_LIMIT, PG_FUNCTION, TEAM_LIMIT
+from generations.search_index import FTS_TABLE, ID_BITS, ID_LIMIT, PG_FUNCTION, TEAM_LIMIT
 
 RECENT_ROWS = 1000
 WALK_ROWS = 2000
@@ -67,8 +69,8 @@ def first_matches(matches: QuerySet, *, scope: QuerySet, team_id: int, text: str
         return rows
     older = matches.filter(created_at__lt=boundary)
     ids = candidates(team_id, text.split(), cap=CANDIDATES_CAP) if _beyond_walking(len(rows), count) else None
-    if ids is not None:
-        older = older.filter(pk__in=ids)
+    if ids is not None:  # and any row with an id past those the SQLite index holds
+        older = older.filter(Q(pk__in=ids) | Q(pk__gte=ID_LIMIT))
     return rows + list(older[: count - len(rows)])
 
 
@@ -79,8 +81,9 @@ def _beyond_walking(found: int, wanted: int) -> bool:
 
 
 def candidates(team_id: int, words: list[str], *, cap: int) -> list[int] | None:
-    """Ids of the team's generations that may contain every word: all of those that do, and
-    perhaps some that do not. None when the index cannot narrow it down to `cap`."""
+    """Ids of the team's generations that may contain every word: all of those that do (on
+    SQLite, below ID_LIMIT), and perhaps some that do not. None when the index cannot narrow
+    it down to `cap`."""
     indexable = [word for word in words if _INDEXABLE.search(word)]
     if not indexable:
         return None
@@ -94,12 +97,11 @@ def candidates(team_id: int, words: list[str], *, cap: int) -> list[int] | None:
 
 
 def _sqlite_candidates(team_id: int, words: list[str], limit: int) -> list[int] | None:
+    if team_id >= TEAM_LIMIT:
+        return None  # a team the index leaves out (see search_index)
+    # The team's stretch of rowids; a quoted string is a phrase of its trigrams: a substring.
+    first = team_id << ID_BITS
     with connection.cursor() as cursor:
-        cursor.execute(f"SELECT max(id) FROM {GENERATIONS}")
-        if team_id >= TEAM_LIMIT or (cursor.fetchone()[0] or 0) >= ID_LIMIT:
-            return None  # rows the index leaves out (see search_index)
-        # The team's stretch of rowids; a quoted string is a phrase of its trigrams: a substring.
-        first = team_id << ID_BITS
         cursor.execute(
             f"SELECT rowid - %s FROM {FTS_TABLE} WHERE {FTS_TABLE} MATCH %s AND rowid BETWEEN %s AND %s LIMIT %s",
             [first, " AND ".join(_phrase(word) for word in words), first, first + ID_LIMIT - 1, limit],

@@ -175,6 +175,21 @@ def test_a_page_after_a_cursor_is_found_through_the_index_too(owner, team, throu
     assert [generation.pk for generation in form.page(size=4).items] == [z.pk for z in zeppelins[3:7]]
 
 
+def test_ids_and_teams_past_what_the_sqlite_index_holds_are_still_found(owner, team, outsider, through_the_index):
+    far = make_generation(owner, team, pk=search_index.ID_LIMIT + 5, prompt="A far-off zeppelin")
+    near = make_generation(owner, team, prompt="A zeppelin nearby", created_at=far.created_at - timedelta(days=1))
+    for number in range(5):
+        make_generation(owner, team, prompt=f"Filler {number}")
+    assert every_page(team, owner, q="zeppelin") == [far.pk, near.pk]
+
+    big_team = Team.objects.create(pk=search_index.TEAM_LIMIT + 1, name="A team with a big id")
+    Membership.objects.create(team=big_team, user=outsider)
+    found = make_generation(outsider, big_team, prompt="A zeppelin in a big team", created_at=near.created_at)
+    for number in range(5):
+        make_generation(outsider, big_team, prompt=f"Filler {number}")
+    assert every_page(big_team, outsider, q="zeppelin") == [found.pk]
+
+
 def test_a_search_page_costs_the_same_queries_whatever_it_finds(owner, team, through_the_index):
     make_generation(owner, team, prompt="One zeppelin")
     for number in range(PAGE_SIZE + 5):
