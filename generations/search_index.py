@@ -35,7 +35,7 @@ GENERATIONS = "generations_generation"
 PG_INDEX = "generation_search_trgm"
 
 # The rowid: team << 40 | id, for team ids below 2**23 and generation ids below 2**40 (a
-# trillion). Rows past those are left out; the search reads them without the index.
+# trillion). Rows past those are left out, and the search walks instead of asking.
 ID_BITS = 40
 TEAM_LIMIT, ID_LIMIT = 2**23, 2**ID_BITS
 
