@@ -1,6 +1,6 @@
-"""Benchmark the team gallery on SQLite and PostgreSQL: p50 and p95 of four pages.
+"""Benchmark the team gallery on SQLite and PostgreSQL: p50 and p95 of its pages and searches.
 
-    python bench/bench_gallery.py [--rows 100000] [--teams 20] [--repeat 50] [--only sqlite|postgres]
+    python bench/bench_gallery.py [--rows 100000] [--teams 20] [--repeat 50] [--load 1] [--only sqlite|postgres]
 
 Never touches the developer's database. SQLite runs in a temporary file. PostgreSQL runs in
 a scratch database created for the run and dropped at the end, on the server named by
@@ -16,12 +16,21 @@ then ANALYZEs. It times exactly what the gallery view runs, GalleryFilterForm(..
 for the biggest team:
   1. the first page;
   2. the page after the item 5,000 deep (keyset cursor, not offset);
-  3. a search for a word in a few percent of prompts ("lighthouse");
-  4. a combined filter: done, 16:9, 5 s, one creator, a date range;
-and, for the record, a search for a rare word (the worst case for a search) and the team's
-last page (whether a page deep down costs what the first costs). Each is run
---repeat times after a warm-up; p50 and p95 are printed against the 50 ms target, with each
-query's plan (EXPLAIN QUERY PLAN on SQLite, EXPLAIN on PostgreSQL).
+  3. a search for a common word, in most prompts of every team ("motion");
+  4. a search for a word in a few percent of prompts ("lighthouse");
+  5. a search for a rare word, about one prompt in a thousand ("zeppelin");
+  6. a search for a word in half the prompts of every other team and none of this one
+     ("anamorphic": common to a planner's statistics, absent here);
+  7. a combined filter: done, 16:9, 5 s, one creator, a date range;
+and, for the record, a word no prompt has, a common and a rare word together, a common word
+with the combined filter, a common word's page 2,000 matches deep, and the team's last page
+(whether a page deep down costs what the first costs). Each is run --repeat times after a
+warm-up; p50 and p95 are printed against the 50 ms target, with each query's plan (EXPLAIN
+QUERY PLAN on SQLite, EXPLAIN on PostgreSQL).
+
+The machine is kept busy while the timings run: --load processes (default 1) spin on the
+CPU beside the measurement, as other work would on a shared server (--load 0 for a quiet
+machine). On PostgreSQL the server's process competes for the same cores.
 """
 
 from __future__ import annotations
@@ -49,6 +58,7 @@ from measure import percentile  # noqa: E402  (bench/, beside this script)
 TARGET_MS = 50.0
 DEPTH = 5_000
 WARM_UP = 3
+SEARCH_DEPTH = 2_000
 CHILD_TIMEOUT = 900
 CHILD_ENV, RESULT_ENV = "BENCH_GALLERY_DATABASE", "BENCH_GALLERY_RESULT"
 
@@ -60,6 +70,8 @@ SUBJECTS = [
     "a glass greenhouse", "a thunderstorm", "a waterfall", "a tiny mountain village", "a barn owl", "a marching band",
 ]  # fmt: skip
 RARE_SUBJECT = "a zeppelin"  # about one prompt in a thousand
+COMMON_ENDING = "Smooth, natural motion."  # nine prompts in ten, in every team
+OTHER_TEAMS_ENDING = "Anamorphic lens flares."  # half the prompts of every team but the measured one
 ACTIONS = [
     "drifting slowly", "turning towards the camera", "glowing softly", "spinning in circles", "emerging from fog",
     "running at full speed", "standing perfectly still", "rising into the air", "reflected in a puddle",
@@ -90,10 +102,11 @@ def main() -> int:
     parser.add_argument("--rows", type=int, default=100_000, help="generations in all (default 100000)")
     parser.add_argument("--teams", type=int, default=20, help="teams they are spread over (default 20)")
     parser.add_argument("--repeat", type=int, default=50, help="timed runs of each query (default 50)")
+    parser.add_argument("--load", type=int, default=1, help="processes spinning beside the timings (default 1)")
     parser.add_argument("--only", choices=["sqlite", "postgres"], help="measure one database only")
     args = parser.parse_args()
-    if args.rows < 1000 or args.teams < 1 or args.repeat < 1:
-        parser.error("--rows must be at least 1000, --teams and --repeat at least 1")
+    if args.rows < 1000 or args.teams < 1 or args.repeat < 1 or args.load < 0:
+        parser.error("--rows must be at least 1000, --teams and --repeat at least 1, --load at least 0")
     if database := os.environ.get(CHILD_ENV):
         return measure_database(database, args)
 
@@ -112,7 +125,7 @@ def main() -> int:
             failed |= summary is None
             summaries += [summary] if summary else []
     if summaries:
-        print(f"\nSummary: p50 / p95 in ms, target p95 < {TARGET_MS:.0f} ms")
+        print(f"\nSummary: p50 / p95 in ms, target p95 < {TARGET_MS:.0f} ms; {load_description(args.load)}")
         for summary in summaries:
             print(f"  {summary['database']}")
             for row in summary["rows"]:
@@ -156,6 +169,7 @@ def run_child(database: str, url: str, args) -> dict | None:
             "SECRET_KEY": secrets.token_urlsafe(32),
         }
         command = [sys.executable, __file__, f"--rows={args.rows}", f"--teams={args.teams}", f"--repeat={args.repeat}"]
+        command.append(f"--load={args.load}")
         completed = subprocess.run(command, env=env, cwd=ROOT, timeout=CHILD_TIMEOUT, check=False)
         if completed.returncode != 0:
             print(f"\n{database}: the benchmark process failed (exit {completed.returncode})", flush=True)
@@ -199,6 +213,26 @@ def local_cluster():
         raise CannotRun(str(exc)) from None
 
 
+def load_description(load: int) -> str:
+    if not load:
+        return "no CPU load added"
+    spinning = f"{load} process{'es' if load > 1 else ''} spinning on the CPU"
+    return f"busy: {spinning} beside the timings ({os.cpu_count()} cores)"
+
+
+@contextmanager
+def cpu_load(processes: int):
+    """Keep `processes` cores busy, as other work on a shared machine would."""
+    spinners = [subprocess.Popen([sys.executable, "-c", "while True: pass"]) for _ in range(processes)]
+    try:
+        time.sleep(0.5 if spinners else 0)  # running before the first timing
+        yield
+    finally:
+        for spinner in spinners:
+            spinner.kill()
+            spinner.wait()
+
+
 def verdict(p95: float) -> str:
     return "PASS" if p95 < TARGET_MS else f"OVER TARGET ({TARGET_MS:.0f} ms)"
 
@@ -235,12 +269,16 @@ def measure_database(database: str, args) -> int:
     )
 
     rows, plans = [], []
-    for name, data in scenarios(team, owner, creator):
-        form_data = urlencode(data)
-        timings, items, queryset = time_page(form_data, team, owner, args.repeat)
-        p50, p95 = statistics.median(timings), percentile(timings, 95)
-        rows.append({"name": name, "query": form_data, "items": items, "p50": p50, "p95": p95})
-        plans.append((name, form_data, queryset.explain()))
+    cases = [(name, urlencode(data)) for name, data in scenarios(team, owner, creator)]
+    print(f"{load_description(args.load)}; load average {os.getloadavg()[0]:.2f} before", flush=True)
+    with cpu_load(args.load):
+        timings = time_pages([form_data for _, form_data in cases], team, owner, args.repeat)
+        print(f"load average {os.getloadavg()[0]:.2f} after the timings", flush=True)
+        for (name, form_data), case_timings in zip(cases, timings, strict=True):
+            items = check_page(form_data, team, owner)
+            p50, p95 = statistics.median(case_timings), percentile(case_timings, 95)
+            rows.append({"name": name, "query": form_data, "items": items, "p50": p50, "p95": p95})
+            plans.append((name, form_data, explain_page(form_data, team, owner)))
 
     print(f"\n{'query':<34} {'GET parameters':<64} {'items':>5} {'p50 ms':>8} {'p95 ms':>8}")
     for row in rows:
@@ -248,7 +286,10 @@ def measure_database(database: str, args) -> int:
             f"{row['name']:<34} {row['query'][:64]:<64} {row['items']:>5} {row['p50']:>8.2f} {row['p95']:>8.2f}  "
             f"{verdict(row['p95'])}"
         )
-    print(f"({args.repeat} timed runs each after {WARM_UP} warm-up runs; form + page(), as the view runs them)")
+    print(
+        f"({args.repeat} timed runs each after {WARM_UP} warm-up runs, the cases taken in turn so that a change in "
+        "the machine's load falls on all alike; form + page(), as the view runs them)"
+    )
     for name, form_data, plan in plans:
         print(f"\n-- plan: {name} ({form_data})\n{plan}")
     Path(os.environ[RESULT_ENV]).write_text(json.dumps({"database": label, "rows": rows}))
@@ -270,38 +311,89 @@ def scenarios(team, owner, creator):
         "created_from": (today - timedelta(days=270)).isoformat(),
         "created_to": (today - timedelta(days=90)).isoformat(),
     }
+    common = GalleryFilterForm({"q": "motion"}, team=team, user=owner).filtered()
+    search_depth = min(SEARCH_DEPTH, common.count() - 1)
     return [
         ("first page", {}),
         (f"page {depth:,} items deep", {"cursor": Cursor.after(newest_first[depth - 1]).encode()}),
+        ('search, common "motion"', {"q": "motion"}),
         ('search "lighthouse"', {"q": "lighthouse"}),
+        ('search, rare "zeppelin"', {"q": "zeppelin"}),
+        ('search, other teams\' "anamorphic"', {"q": "anamorphic"}),
         ("combined filter", combined),
-        ('(extra) search, rare "zeppelin"', {"q": "zeppelin"}),
+        ('(extra) search, no match "xylophone"', {"q": "xylophone"}),
+        ('(extra) search "motion zeppelin"', {"q": "motion zeppelin"}),
+        ('(extra) "motion" + combined filter', {"q": "motion", **combined}),
+        (
+            f'(extra) "motion", {search_depth:,} deep',
+            {"q": "motion", "cursor": Cursor.after(common[search_depth - 1]).encode()},
+        ),
         (f"(extra) last page, {last:,} deep", {"cursor": Cursor.after(newest_first[last - 1]).encode()}),
     ]
 
 
-def time_page(form_data: str, team, user, repeat: int):
-    """Time the view's work: bind the form to the query string, then page()."""
+def time_pages(queries: list[str], team, user, repeat: int) -> list[list[float]]:
+    """Time the view's work for each query string: bind the form to it, then page()."""
     from django.http import QueryDict
 
-    from generations.gallery import PAGE_SIZE, GalleryFilterForm
+    from generations.gallery import GalleryFilterForm
 
-    timings = []
+    timings = [[] for _ in queries]
     for run in range(WARM_UP + repeat):
-        started = time.perf_counter()
-        page = GalleryFilterForm(QueryDict(form_data), team=team, user=user).page()
-        if run >= WARM_UP:
-            timings.append((time.perf_counter() - started) * 1000)
+        for query, case_timings in zip(queries, timings, strict=True):
+            started = time.perf_counter()
+            GalleryFilterForm(QueryDict(query), team=team, user=user).page()
+            if run >= WARM_UP:
+                case_timings.append((time.perf_counter() - started) * 1000)
+    return timings
 
-    # The same queryset page() builds, to show its plan; checked to return the same page.
+
+def check_page(form_data: str, team, user) -> int:
+    """The page must be exactly what a plain walk through the filtered rows gives."""
+    from django.http import QueryDict
+
+    from generations.gallery import GalleryFilterForm
+
+    page = GalleryFilterForm(QueryDict(form_data), team=team, user=user).page()
     form = GalleryFilterForm(QueryDict(form_data), team=team, user=user)
-    queryset = form.filtered()
+    walked = form.filtered()
     if cursor := form.cleaned_data.get("cursor"):
-        queryset = queryset.older_than(cursor.created_at, cursor.pk)
-    queryset = queryset.select_related("created_by").with_favourite_of(user)[: PAGE_SIZE + 1]
-    if [g.pk for g in queryset[:PAGE_SIZE]] != [g.pk for g in page.items]:
-        raise AssertionError(f"the explained queryset is not the one page() runs for {form_data!r}")
-    return timings, len(page.items), queryset
+        walked = walked.older_than(cursor.created_at, cursor.pk)
+    if list(walked.values_list("pk", flat=True)[: len(page.items)]) != [g.pk for g in page.items]:
+        raise AssertionError(f"page() does not give what a plain walk gives for {form_data!r}")
+    return len(page.items)
+
+
+def explain_page(form_data: str, team, user) -> str:
+    """The plan of every query one page() runs; for the PostgreSQL search index's function,
+    the plan of the query inside it, under the function's own setting."""
+    from django.db import connection, transaction
+    from django.http import QueryDict
+    from django.test.utils import CaptureQueriesContext
+
+    from generations.gallery import GalleryFilterForm
+    from generations.search_index import PG_CANDIDATES, PG_FUNCTION
+
+    with CaptureQueriesContext(connection) as captured:
+        GalleryFilterForm(QueryDict(form_data), team=team, user=user).page()
+    explain = "EXPLAIN QUERY PLAN " if connection.vendor == "sqlite" else "EXPLAIN "
+    plans = []
+    with transaction.atomic(), connection.cursor() as cursor:
+        for query in captured.captured_queries:
+            sql = query["sql"]
+            if f"SELECT {PG_FUNCTION}(" in sql:
+                cursor.execute("SET LOCAL enable_seqscan = off")
+                cursor.execute(f"PREPARE candidates(bigint, text[], integer) AS {PG_CANDIDATES}")
+                cursor.execute(f"EXPLAIN EXECUTE candidates{sql.split(PG_FUNCTION, 1)[1]}")
+            else:
+                cursor.execute(explain + sql)
+            plan = "\n".join("  " + " ".join(str(part) for part in row) for row in cursor.fetchall())
+            plans.append(f"{sql[:150]}{'…' if len(sql) > 150 else ''}\n{plan}")
+        transaction.set_rollback(True)
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute("DEALLOCATE ALL")
+    return "\n".join(plans)
 
 
 def time_now():
@@ -349,7 +441,8 @@ def fill(total: int, team_count: int):
         batch = []
         for i, (t, age) in enumerate(zip(team_of, ages, strict=True)):
             created_by = rng.choices(members[t], weights=[5, 3, 2, 1, 1, 1][: len(members[t])])[0]
-            batch.append(generation(rng, i, teams[t], created_by, now - timedelta(seconds=age), recent=age < 7200))
+            created_at, recent = now - timedelta(seconds=age), age < 7200
+            batch.append(generation(rng, i, teams[t], created_by, created_at, recent=recent, measured=t == 0))
             if len(batch) == 2000:
                 Generation.objects.bulk_create(batch)
                 batch = []
@@ -365,13 +458,17 @@ def fill(total: int, team_count: int):
     return teams[0], members[0][0], members[0][1]
 
 
-def generation(rng: random.Random, i: int, team, created_by, created_at, recent: bool):
+def generation(rng: random.Random, i: int, team, created_by, created_at, recent: bool, measured: bool):
     from generations.models import Generation
 
     Status = Generation.Status
     subject = RARE_SUBJECT if rng.random() < 0.001 else rng.choice(SUBJECTS)
     prompt = f"{subject[0].upper()}{subject[1:]} {rng.choice(ACTIONS)} {rng.choice(PLACES)}, {rng.choice(STYLES)}. "
     prompt += " ".join(rng.sample(DETAILS, rng.randint(0, 3)))
+    if rng.random() < 0.9:
+        prompt += f" {COMMON_ENDING}"
+    if not measured and rng.random() < 0.5:
+        prompt += f" {OTHER_TEAMS_ENDING}"
     if recent:  # only the last two hours' generations can still be at work
         status = rng.choice([Status.PENDING, Status.SUBMITTING, Status.QUEUED, Status.PROCESSING, Status.SUCCESS])
     else:

@@ -16,6 +16,7 @@ from django.contrib.auth import get_user_model
 from django.http import QueryDict
 from django.utils import timezone
 
+from generations import search
 from generations.models import Generation, GenerationQuerySet
 
 PAGE_SIZE = 24
@@ -99,7 +100,18 @@ class GalleryFilterForm(forms.Form):
     def filtered(self) -> GenerationQuerySet:
         """The team's generations that pass the valid filters, newest first."""
         values = self._valid_values()
+        return self._narrowed(self._dated(values), values).newest_first()
+
+    def _dated(self, values: dict) -> GenerationQuerySet:
+        """The team's generations within the dates: a range of its newest-first index."""
         generations = Generation.objects.for_team(self.team)
+        if start := values.get("created_from"):
+            generations = generations.filter(created_at__gte=_midnight(start))
+        if (end := values.get("created_to")) and end < date.max:  # the last day there is bounds nothing
+            generations = generations.filter(created_at__lt=_midnight(end + timedelta(days=1)))
+        return generations
+
+    def _narrowed(self, generations: GenerationQuerySet, values: dict) -> GenerationQuerySet:
         if text := values.get("q"):
             generations = generations.search(text)
         if status := values.get("status"):
@@ -113,17 +125,19 @@ class GalleryFilterForm(forms.Form):
             generations = generations.filter(created_by=creator)
         if values.get("favourites"):
             generations = generations.favourites_of(self.user)
-        if start := values.get("created_from"):
-            generations = generations.filter(created_at__gte=_midnight(start))
-        if (end := values.get("created_to")) and end < date.max:  # the last day there is bounds nothing
-            generations = generations.filter(created_at__lt=_midnight(end + timedelta(days=1)))
-        return generations.newest_first()
+        return generations
 
     def page(self, size: int = PAGE_SIZE) -> GalleryPage:
-        generations = self.filtered()
-        if cursor := self._valid_values().get("cursor"):
-            generations = generations.older_than(cursor.created_at, cursor.pk)
-        rows = list(generations.select_related("created_by").with_favourite_of(self.user)[: size + 1])
+        values = self._valid_values()
+        in_view = self._dated(values)
+        if cursor := values.get("cursor"):
+            in_view = in_view.older_than(cursor.created_at, cursor.pk)
+        generations = self._narrowed(in_view, values).newest_first()
+        generations = generations.select_related("created_by").with_favourite_of(self.user)
+        if text := values.get("q"):
+            rows = search.first_matches(generations, scope=in_view, team_id=self.team.pk, text=text, count=size + 1)
+        else:
+            rows = list(generations[: size + 1])
         items, more = rows[:size], len(rows) > size
         return GalleryPage(items=items, next_cursor=Cursor.after(items[-1]).encode() if more else "")
 

@@ -19,6 +19,7 @@ from django.utils import timezone
 
 from generations import rules
 from generations.gmi import RemoteRequest
+from generations.search import PromptText
 
 if TYPE_CHECKING:
     from generations.models import Generation
@@ -48,10 +49,14 @@ class GenerationQuerySet(models.QuerySet["Generation"]):
         return self.filter(ties_broken, created_at__lte=created_at)
 
     def search(self, text: str) -> GenerationQuerySet:
-        """Every word must appear in the prompt or the negative prompt."""
+        """Every word must appear in the prompt or the negative prompt, in any case.
+
+        This decides what is found; `generations.search` finds a page of it fast.
+        """
+        searched = self.alias(prompt_text=PromptText())
         for word in text.split():
-            self = self.filter(Q(prompt__icontains=word) | Q(negative_prompt__icontains=word))
-        return self
+            searched = searched.filter(prompt_text__icontains=word)
+        return searched
 
     def with_favourite_of(self, user) -> GenerationQuerySet:
         return self.annotate(is_favourite=_favourited_by(user))
