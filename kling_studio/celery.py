@@ -1,7 +1,7 @@
 import os
 
 import redis
-from celery import Celery, signals
+from celery import Celery, bootsteps, signals
 from kombu.transport import redis as kombu_redis
 
 from kling_studio import observability
@@ -40,3 +40,29 @@ app.autodiscover_tasks()
 # generation and team), and each task starts with no log context left from the one before.
 signals.setup_logging.connect(observability.configure_celery_logging, weak=False)
 signals.task_prerun.connect(observability.start_task_context, weak=False)
+
+
+class AliveSignal(bootsteps.StartStopStep):
+    """Says "this worker is alive" for /health/ every ALIVE_INTERVAL seconds, from the worker's
+    own event loop (its timer), not a pool slot: a worker whose every slot waits on a slow API
+    still says it, and a dead or stuck one stops saying it."""
+
+    requires = {"celery.worker.components:Timer"}
+
+    def __init__(self, worker, **kwargs):
+        super().__init__(worker, **kwargs)
+        self.entry = None
+
+    def start(self, worker) -> None:
+        from kling_studio.health import ALIVE_INTERVAL, record_worker_alive
+
+        record_worker_alive(worker.hostname)
+        self.entry = worker.timer.call_repeatedly(ALIVE_INTERVAL, record_worker_alive, (worker.hostname,))
+
+    def stop(self, worker) -> None:
+        if self.entry is not None:
+            self.entry.cancel()
+            self.entry = None
+
+
+app.steps["worker"].add(AliveSignal)

@@ -1,9 +1,12 @@
 """`GET /health/`: whether this studio can do its work, component by component, as JSON.
 
 Required: the database, Redis (the broker, the cache, the live events), the media storage,
-and the workers, whose heartbeat is beat's refresh tick (every GENERATION_REFRESH_INTERVAL)
-running on one of them: each tick stores a mark in Redis that lives HEALTH_HEARTBEAT_MAX_AGE
-seconds, so a present mark proves that beat sends ticks and a worker runs them. Reported but
+a worker, and beat's tick. Every worker says it is alive every ALIVE_INTERVAL seconds from
+its own event loop (kling_studio/celery.py), not from a pool slot, so a worker whose every
+slot waits on a slow API still says it; the mark lives HEALTH_WORKER_MAX_AGE seconds, so a
+dead worker shows within that. The tick (every GENERATION_REFRESH_INTERVAL) stores a mark
+that lives HEALTH_HEARTBEAT_MAX_AGE seconds, so a present mark proves that beat sends ticks
+and a worker runs them; a slow API may hold a tick up to its lease, hence the longer life. Reported but
 not required: the GMI API (a GET of the model's information, at most once in
 API_PROBE_SECONDS per process), since nothing the studio holds is lost while it is away.
 
@@ -37,6 +40,8 @@ from redis import RedisError
 logger = logging.getLogger(__name__)
 
 HEARTBEAT_KEY = "worker-heartbeat"  # in the cache, so under its key prefix
+ALIVE_KEY = "worker-alive"
+ALIVE_INTERVAL = 2.0  # seconds between two "alive" marks of a worker
 API_PROBE_SECONDS = 30.0
 API_PROBE_TIMEOUTS = (2.0, 3.0)  # connect, read: the check's own budget is 5 s
 REDIS_TIMEOUT = 2.0
@@ -48,6 +53,12 @@ def record_heartbeat() -> None:
         cache.set(HEARTBEAT_KEY, time.time(), timeout=settings.HEALTH_HEARTBEAT_MAX_AGE)
 
 
+def record_worker_alive(hostname: str) -> None:
+    """Called by every worker's event loop each ALIVE_INTERVAL; one Redis write."""
+    with contextlib.suppress(RedisError):
+        cache.set(ALIVE_KEY, {"worker": hostname, "at": time.time()}, timeout=settings.HEALTH_WORKER_MAX_AGE)
+
+
 def seconds_since_last_tick() -> float | None:
     """None when no tick has run for HEALTH_HEARTBEAT_MAX_AGE seconds (the mark has expired)."""
     last = cache.get(HEARTBEAT_KEY)
@@ -55,7 +66,24 @@ def seconds_since_last_tick() -> float | None:
 
 
 @dataclasses.dataclass
-class WorkerHeartbeat(HealthCheck):
+class WorkerAlive(HealthCheck):
+    timeout = datetime.timedelta(seconds=REDIS_TIMEOUT * 2)
+    detail: dict = dataclasses.field(default_factory=dict, repr=False)
+
+    def run(self) -> None:
+        try:
+            alive = cache.get(ALIVE_KEY)
+        except RedisError as exc:
+            raise ServiceUnavailable("Redis, where the workers say they are alive, cannot be reached") from exc
+        if not isinstance(alive, dict):
+            raise ServiceUnavailable(
+                f"no worker has said it is alive for {settings.HEALTH_WORKER_MAX_AGE:g} s: is one running?"
+            )
+        self.detail["last_seen_seconds_ago"] = round(max(0.0, time.time() - alive["at"]), 1)
+
+
+@dataclasses.dataclass
+class TickHeartbeat(HealthCheck):
     timeout = datetime.timedelta(seconds=REDIS_TIMEOUT * 2)
     detail: dict = dataclasses.field(default_factory=dict, repr=False)
 
@@ -127,7 +155,8 @@ def components() -> list[tuple[str, HealthCheck, bool]]:
         ("database", Database(), True),
         ("redis", RedisPing(client_factory=_redis_client), True),
         ("storage", Storage(), True),
-        ("worker", WorkerHeartbeat(), True),
+        ("worker", WorkerAlive(), True),
+        ("tick", TickHeartbeat(), True),
         ("api", VideoAPI(), False),
     ]
 

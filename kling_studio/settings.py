@@ -347,6 +347,9 @@ if HEALTH_HEARTBEAT_MAX_AGE < 3 * GENERATION_REFRESH_INTERVAL:
         "HEALTH_HEARTBEAT_MAX_AGE must be at least 3 × GENERATION_REFRESH_INTERVAL, or the heartbeat "
         "expires between two ticks"
     )
+# ... and a worker to have said it is alive (every 2 s, from its event loop) within
+# HEALTH_WORKER_MAX_AGE seconds.
+HEALTH_WORKER_MAX_AGE = envint("HEALTH_WORKER_MAX_AGE", "8", minimum=5)
 # /metrics: for whoever sends METRICS_TOKEN as a Bearer token, or comes from one of
 # METRICS_ALLOWED_NETWORKS; with neither set, for this machine only. The two sides of the
 # check can be checked from here, at start.

@@ -16,11 +16,14 @@ A new URL pattern without an entry in ENDPOINTS fails `test_every_url_pattern_is
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+
 import pytest
+from django.core.cache import cache
 from hypothesis import HealthCheck, Phase, example, given
 from hypothesis import settings as hypothesis_settings
 
-from kling_studio.health import record_heartbeat
+from kling_studio.health import ALIVE_KEY, record_heartbeat, record_worker_alive
 from tests.fuzz_endpoints import (
     ENDPOINTS,
     Probe,
@@ -49,10 +52,13 @@ def test_every_url_pattern_is_fuzzed():
 
 
 @pytest.fixture
-def world(django_user_model, settings) -> World:
+def world(django_user_model, settings) -> Iterator[World]:
     settings.DEBUG_PROPAGATE_EXCEPTIONS = False  # an exception becomes a 500, as in production
-    record_heartbeat()  # the workers are alive: /health/ answers 200, and a 503 there is a finding
-    return build_world(django_user_model)
+    settings.HEALTH_WORKER_MAX_AGE = 3600  # a worker and beat are alive, for the whole run: /health/
+    record_worker_alive("celery@stand-in")  # answers 200, and a 503 there is a finding
+    record_heartbeat()
+    yield build_world(django_user_model)
+    cache.delete(ALIVE_KEY)
 
 
 @pytest.mark.parametrize("route", ROUTES, ids=[route.label for route in ROUTES])
