@@ -17,7 +17,7 @@ import pytest
 import requests
 
 from kling_studio.localservices import BASE_DIR, free_port, wait_for_port
-from tests.conftest import wait_for
+from tests.conftest import CeleryFactory, wait_for
 
 API_KEY = "sk-live-0123456789abcdef-never-to-be-sent"
 SESSION = "a1b2c3d4e5f6a1b2c3d4e5f6a1b2c3d4"
@@ -127,3 +127,25 @@ def test_an_exception_in_a_view_is_reported_without_secrets(sentry_server, tmp_p
     assert b'"environment":"development"' in event.replace(b" ", b"")
     assert API_KEY.encode() not in event  # nor in any other envelope
     assert not any(API_KEY.encode() in e or SESSION.encode() in e for e in sentry_server.envelopes)
+
+
+@pytest.mark.integration
+@pytest.mark.django_db(transaction=True)
+def test_a_task_that_fails_in_a_worker_is_reported_without_secrets(sentry_server, worker_factory, redis_server):
+    """A real worker with SENTRY_DSN set, given a malformed task (an id that is not a number),
+    fails it for real, and Sentry hears which task failed. The worker has a Redis database
+    of its own, so no other test's worker takes the task."""
+    from kling_studio.celery import app
+
+    broker = f"redis://127.0.0.1:{redis_server.port}/7"
+    env = {**worker_factory.env, "REDIS_URL": broker, "SENTRY_DSN": sentry_server.dsn, "GMI_API_KEY": API_KEY}
+    worker = CeleryFactory({name: value for name, value in env.items() if name != "SENTRY_ENVIRONMENT"})()
+    try:
+        with app.connection_for_write(broker) as connection:
+            app.send_task("generations.tasks.submit_generation", args=["not-a-number"], connection=connection)
+        wait_for(lambda: [e for e in sentry_server.envelopes if b'"exception"' in e], timeout=30)
+    finally:
+        worker.stop()
+    (event,) = [e for e in sentry_server.envelopes if b'"exception"' in e]
+    assert b"ValueError" in event and b"generations.tasks.submit_generation" in event
+    assert not any(API_KEY.encode() in e for e in sentry_server.envelopes)
