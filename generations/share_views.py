@@ -12,7 +12,7 @@ from django.views.decorators.http import require_GET, require_POST
 
 from generations.media import file_response
 from generations.models import ShareLink
-from generations.sharing import SharingRefused, share_control_context
+from generations.sharing import SHARED_FILE_LINK_SECONDS, SharingRefused, share_control_context
 from generations.views import get_generation_for_team
 
 CONTROL = "generations/partials/share_control.html"
@@ -74,10 +74,12 @@ def shared(request: HttpRequest, token: str) -> HttpResponse:
 @never_cache
 @require_GET
 def shared_video(request: HttpRequest, token: str) -> HttpResponseBase:
-    return file_response(request, _shared_link(token).generation.video, "video/mp4")
+    generation = _shared_link(token).generation
+    return file_response(request, generation.video, "video/mp4", link_seconds=SHARED_FILE_LINK_SECONDS)
 
 
 @never_cache
 @require_GET
 def shared_thumbnail(request: HttpRequest, token: str) -> HttpResponseBase:
-    return file_response(request, _shared_link(token).generation.thumbnail, "image/jpeg")
+    generation = _shared_link(token).generation
+    return file_response(request, generation.thumbnail, "image/jpeg", link_seconds=SHARED_FILE_LINK_SECONDS)

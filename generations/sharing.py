@@ -20,6 +20,9 @@ if TYPE_CHECKING:
     from generations.models import Generation, ShareLink
 
 TOKEN_MAX_LENGTH = 64
+# In a bucket, a shared file is a presigned link, which nothing can withdraw: it is signed
+# for this long only, so that a stopped share's files are unreachable soon after.
+SHARED_FILE_LINK_SECONDS = 600
 NOT_SHAREABLE = "Only a finished video can be shared; this generation has no video to show."
 
 

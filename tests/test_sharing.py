@@ -4,13 +4,16 @@ someone stops sharing; the team page lists who shared what, and who stopped it."
 from __future__ import annotations
 
 import re
+from urllib.parse import parse_qs, urlsplit
 
 import pytest
+import requests
 from django.core.files.base import ContentFile
 from django.urls import reverse
 
 from accounts.models import Membership, Team
 from generations.models import Generation, ShareLink
+from generations.sharing import SHARED_FILE_LINK_SECONDS
 from tests.factories import make_generation
 
 pytestmark = pytest.mark.django_db
@@ -230,6 +233,24 @@ def test_behind_nginx_the_shared_files_go_through_nginx(client, owner, settings)
     link = ShareLink.objects.start(generation, owner)
     answer = client.get(share_path(link, "video"))
     assert answer["X-Accel-Redirect"] == f"/protected-media/{generation.video.name}"
+
+
+def test_in_a_bucket_the_shared_files_are_short_lived_presigned_links_and_end_with_the_share(
+    client, owner, object_storage
+):
+    generation = finished(owner)
+    link = ShareLink.objects.start(generation, owner)
+    answer = client.get(share_path(link, "video"))
+    assert answer.status_code == 302
+    location = answer["Location"]
+    assert location.startswith(f"{object_storage.endpoint_url}/{object_storage.bucket}/{generation.video.name}?")
+    assert int(parse_qs(urlsplit(location).query)["X-Amz-Expires"][0]) == SHARED_FILE_LINK_SECONDS
+    assert "no-cache" in answer["Cache-Control"]  # the redirect is asked for again, and refused once stopped
+    assert requests.get(location, timeout=10).content == VIDEO
+    ShareLink.objects.stop(generation, owner)
+    for what in ("video", "thumbnail"):
+        stopped = client.get(share_path(link, what))
+        assert stopped.status_code == 404 and not stopped.has_header("Location")
 
 
 def test_the_rest_of_the_studio_stays_closed_to_a_visitor_with_a_share_link(client, owner, outsider):
