@@ -9,6 +9,7 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 import requests
 from django.core.files.base import ContentFile
+from django.db import IntegrityError, transaction
 from django.urls import reverse
 
 from accounts.models import Membership, Team
@@ -103,6 +104,13 @@ def test_sharing_twice_keeps_the_one_working_link(as_owner, owner, teammate, cli
     as_owner.post(reverse("generations:share", args=[generation.pk]))
     as_owner.post(reverse("generations:share", args=[generation.pk]))
     assert ShareLink.objects.count() == 1
+
+
+def test_the_database_keeps_one_working_link_per_video_when_two_people_share_at_once(owner, teammate):
+    generation = finished(owner)
+    ShareLink.objects.create(generation=generation, created_by=owner)
+    with pytest.raises(IntegrityError), transaction.atomic():
+        ShareLink.objects.create(generation=generation, created_by=teammate)
 
 
 def test_a_teammate_may_share_and_stop_sharing_a_video_someone_else_made(client, owner, teammate, team):
