@@ -13,7 +13,10 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 from accounts.forms import SwitchTeamForm, TeamNameForm
 from accounts.middleware import switch_team
 from accounts.models import Invite, Team, TeamRuleError
+from generations.models import ShareLink
 from kling_studio.redirects import safe_next
+
+SHARES_LISTED = 100
 
 
 def _get_team_for_member(request: HttpRequest, team_id: int) -> Team:
@@ -40,6 +43,9 @@ def _render_team_page(request: HttpRequest, team: Team, name_form: TeamNameForm 
         "invites": invites,
         "name_form": name_form or TeamNameForm(instance=team),
         "leaving_blocker": team.leaving_blocker(request.user),
+        "shares": ShareLink.objects.for_team(team)
+        .select_related("generation", "created_by", "revoked_by")
+        .order_by("-created_at", "-pk")[:SHARES_LISTED],
     }
     return render(request, "accounts/team_detail.html", context)
 

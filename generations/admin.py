@@ -2,7 +2,7 @@ from django.contrib import admin
 from django.db.models import QuerySet
 from django.http import HttpRequest
 
-from generations.models import Favourite, Generation
+from generations.models import Favourite, Generation, ShareLink
 
 
 @admin.register(Generation)
@@ -33,3 +33,15 @@ class FavouriteAdmin(admin.ModelAdmin):
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[Favourite]:
         return super().get_queryset(request).select_related("generation", "user")
+
+
+@admin.register(ShareLink)
+class ShareLinkAdmin(admin.ModelAdmin):
+    list_display = ["generation", "created_by", "created_at", "revoked_by", "revoked_at"]
+    list_filter = ["created_at", "revoked_at"]
+    raw_id_fields = ["generation", "created_by", "revoked_by"]
+    search_fields = ["created_by__username", "generation__prompt"]
+    readonly_fields = ["token"]
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet[ShareLink]:
+        return super().get_queryset(request).select_related("generation", "created_by", "revoked_by")

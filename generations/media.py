@@ -42,13 +42,22 @@ CACHE_SECONDS = 3600
 
 
 def file_response(
-    request: HttpRequest, file: FieldFile, content_type: str, *, attachment: str | None = None
+    request: HttpRequest,
+    file: FieldFile,
+    content_type: str,
+    *,
+    attachment: str | None = None,
+    link_seconds: int | None = None,
 ) -> HttpResponseBase:
-    """The stored `file`, for someone already allowed to see it; `attachment` names a download."""
+    """The stored `file`, for someone already allowed to see it; `attachment` names a download.
+
+    `link_seconds` shortens the life of a presigned link, for a permission that may be
+    withdrawn (a share link): a link handed out works for at most that long afterwards.
+    """
     if not file:
         raise Http404("No such file")
     if is_object_storage(file.storage):
-        return presigned_redirect(file, content_type, attachment)
+        return presigned_redirect(file, content_type, attachment, link_seconds)
     if settings.MEDIA_ACCEL_REDIRECT_PREFIX:
         return accel_redirect(file, content_type, attachment)
     return ranged_file_response(request, file, content_type, attachment)
@@ -67,11 +76,13 @@ def check_media_is_not_streamed_by_the_studio(app_configs=None, **kwargs) -> lis
     ]
 
 
-def presigned_redirect(file: FieldFile, content_type: str, attachment: str | None) -> HttpResponseRedirect:
+def presigned_redirect(
+    file: FieldFile, content_type: str, attachment: str | None, link_seconds: int | None = None
+) -> HttpResponseRedirect:
     """A redirect to the bucket. Each link is signed anew, so the browser may keep the
     redirect for half the link's life: a page that shows the same thumbnail again, or a
     player that asks again, reuses it while it still has at least half its life to run."""
-    expire = file.storage.querystring_expire
+    expire = min(file.storage.querystring_expire, link_seconds or file.storage.querystring_expire)
     parameters = {"ResponseContentType": content_type, "ResponseCacheControl": f"private, max-age={expire}"}
     if attachment:
         parameters["ResponseContentDisposition"] = content_disposition_header(as_attachment=True, filename=attachment)

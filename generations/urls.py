@@ -1,6 +1,6 @@
 from django.urls import path
 
-from generations import gallery_views, live_views, views
+from generations import gallery_views, live_views, share_views, views
 
 app_name = "generations"
 
@@ -19,4 +19,10 @@ urlpatterns = [
     path("generations/<int:pk>/download/", gallery_views.download, name="download"),
     path("generations/<int:pk>/video.mp4", views.video, name="video"),
     path("generations/<int:pk>/thumbnail.jpg", views.thumbnail, name="thumbnail"),
+    path("generations/<int:pk>/share/", share_views.share, name="share"),
+    path("generations/<int:pk>/share/stop/", share_views.stop_sharing, name="stop_sharing"),
+    # Public: anyone with the token. Tokens are URL-safe base64; anything else is no page.
+    path("s/<slug:token>/", share_views.shared, name="shared"),
+    path("s/<slug:token>/video", share_views.shared_video, name="shared_video"),
+    path("s/<slug:token>/thumbnail", share_views.shared_thumbnail, name="shared_thumbnail"),
 ]

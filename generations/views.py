@@ -12,6 +12,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 from generations.forms import GenerationForm
 from generations.media import file_response
 from generations.models import Generation
+from generations.sharing import share_control_context
 from generations.tasks import queue_submission
 from kling_studio.observability import bind
 
@@ -110,7 +111,7 @@ def retry(request: HttpRequest, pk: int) -> HttpResponse:
 @require_GET
 def detail(request: HttpRequest, pk: int) -> HttpResponse:
     generation = get_generation_for_team(request, pk)
-    return render(request, "generations/detail.html", {"generation": generation})
+    return render(request, "generations/detail.html", share_control_context(request, generation))
 
 
 @login_required

@@ -1,4 +1,4 @@
-// Copy buttons for invite links: a button[data-copy] copies the value of the field whose id
+// Copy buttons for invite and share links: a button[data-copy] copies the value of the field whose id
 // it names. Without JavaScript the buttons stay hidden and the link is copied by hand.
 (function () {
   function copy(field) {
@@ -20,7 +20,10 @@
     );
     setTimeout(function () { say(""); }, 3000);
   });
-  document.addEventListener("DOMContentLoaded", function () {
-    document.querySelectorAll("button[data-copy]").forEach(function (button) { button.hidden = false; });
-  });
+  function show(root) {
+    root.querySelectorAll("button[data-copy]").forEach(function (button) { button.hidden = false; });
+  }
+  document.addEventListener("DOMContentLoaded", function () { show(document); });
+  // A share link swapped in by htmx brings its own copy button.
+  document.addEventListener("htmx:load", function (event) { show(event.target.parentElement || document); });
 })();

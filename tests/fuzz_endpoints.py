@@ -66,6 +66,7 @@ class Probe:
 
 
 GENERATION = s.path_ids(*s.GENERATION_IDS)
+SHARE_TOKEN = s.path_text(*s.SHARE_TOKENS)
 ON = s.choice("studio", "detail", "gallery")
 PASSWORDS = st.one_of(st.just(PASSWORD), st.sampled_from(["correct horse battery", "short", "12345678"]), s.nasty())
 USERNAMES = st.one_of(s.refs("username.owner", "username.outsider"), st.sampled_from(["grace", "olivia"]), s.nasty())
@@ -177,6 +178,14 @@ ENDPOINTS: dict[str, Endpoint] = {
     "generations:download": Endpoint(params={"pk": GENERATION}, headers=s.range_headers()),
     "generations:video": Endpoint(params={"pk": GENERATION}, headers=s.range_headers(), examples=40),
     "generations:thumbnail": Endpoint(params={"pk": GENERATION}, headers=s.range_headers()),
+    "generations:share": Endpoint(methods=("POST",), params={"pk": GENERATION}),
+    "generations:stop_sharing": Endpoint(methods=("POST",), params={"pk": GENERATION}),
+    # The public share pages: anyone, with a working token, a stopped one, or any text at all.
+    "generations:shared": Endpoint(
+        params={"token": SHARE_TOKEN}, seeds=(Probe(params={"token": "\x00"}), Probe(params={"token": "a" * 5000}))
+    ),
+    "generations:shared_video": Endpoint(params={"token": SHARE_TOKEN}, headers=s.range_headers()),
+    "generations:shared_thumbnail": Endpoint(params={"token": SHARE_TOKEN}, headers=s.range_headers()),
     # Accounts (the sign-up page is the studio's; the rest is django.contrib.auth's)
     "signup": Endpoint(
         methods=("GET", "POST"),

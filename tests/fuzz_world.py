@@ -18,7 +18,7 @@ from django.utils.http import urlsafe_base64_encode
 
 from accounts.models import Invite, Membership, Team
 from generations.gallery import PAGE_SIZE, Cursor
-from generations.models import Favourite, Generation
+from generations.models import Favourite, Generation, ShareLink
 from tests import strategies as s
 from tests.factories import make_generation
 from tests.fuzz_endpoints import (
@@ -108,6 +108,12 @@ def build_world(django_user_model) -> World:
         "outsider": outsider_team.create_invite(created_by=outsider),
     }
     invites["revoked"].revoke()
+    shares = {
+        "live": ShareLink.objects.start(generations["success"], owner),
+        "revoked": ShareLink.objects.start(generations["by_teammate"], teammate),
+        "outsider": ShareLink.objects.start(generations["outsider"], outsider),
+    }
+    ShareLink.objects.stop(generations["by_teammate"], owner)
     memberships = {
         "owner": Membership.objects.get(team=studio, user=owner),
         "teammate": Membership.objects.get(team=studio, user=teammate),
@@ -123,6 +129,7 @@ def build_world(django_user_model) -> World:
         **{f"team.{name}": str(team.pk) for name, team in teams.items()},
         **{f"invite.{name}.id": str(invite.pk) for name, invite in invites.items()},
         **{f"invite.{name}.token": invite.token for name, invite in invites.items()},
+        **{f"share.{name}.token": share.token for name, share in shares.items()},
         **{f"membership.{name}": str(membership.pk) for name, membership in memberships.items()},
         "favourite.teammate": str(favourite.pk),
         "username.owner": "olivia",
@@ -137,7 +144,7 @@ def build_world(django_user_model) -> World:
             for name, model in (("generation", Generation), ("team", Team), ("user", django_user_model))
         },
     }
-    assert set(values) >= {*s.EVERY_ID, *s.INVITE_TOKENS, *s.CURSORS}
+    assert set(values) >= {*s.EVERY_ID, *s.INVITE_TOKENS, *s.SHARE_TOKENS, *s.CURSORS}
     sessions: dict[str, str | None] = {"anonymous": None}
     for persona, user in users.items():
         client = Client()

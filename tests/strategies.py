@@ -42,6 +42,7 @@ TEAM_IDS = [f"team.{name}" for name in ("studio", "teammate_own", "outsider")]
 INVITES = ("usable", "revoked", "expired", "outsider")
 INVITE_IDS = [f"invite.{name}.id" for name in INVITES]
 INVITE_TOKENS = [f"invite.{name}.token" for name in INVITES]
+SHARE_TOKENS = [f"share.{name}.token" for name in ("live", "revoked", "outsider")]
 MEMBERSHIP_IDS = [f"membership.{name}" for name in ("owner", "teammate", "outsider", "teammate_own")]
 CURSORS = ["cursor.page_end", "cursor.success", "cursor.outsider"]
 EVERY_ID = [*GENERATION_IDS, *USER_IDS, *TEAM_IDS, *INVITE_IDS, *MEMBERSHIP_IDS, "favourite.teammate"]
