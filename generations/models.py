@@ -353,8 +353,8 @@ class Generation(models.Model):
         pk = self.pk
 
         def ask() -> None:
-            if not queue_cancellation(request_id, pk):
-                Generation.objects.get(pk=pk).answer_cancel(
+            if not queue_cancellation(request_id, pk) and (generation := Generation.objects.filter(pk=pk).first()):
+                generation.answer_cancel(
                     failures.MAY_STILL_FINISH.format(reason="the studio's work queue could not be reached")
                 )
 
