@@ -338,6 +338,11 @@ class Generation(models.Model):
         # Once cancelled, no submit can record a request id: the one read now is the last.
         if request_id := Generation.objects.filter(pk=self.pk).values_list("request_id", flat=True).first():
             self.ask_service_to_cancel(request_id)
+        else:  # a worker was sending it: if it dies after sending, its request is found and cancelled
+            from generations.tasks import cancel_unrecorded_submission, queue_later
+
+            pk, lease = self.pk, settings.GENERATION_SUBMIT_LEASE
+            transaction.on_commit(lambda: queue_later(cancel_unrecorded_submission, lease, pk))
         return True
 
     def ask_service_to_cancel(self, request_id: str) -> None:

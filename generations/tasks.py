@@ -98,9 +98,13 @@ def queue_cancellation(request_id: str, generation_id: int | None = None) -> boo
     return _queue(cancel_request, request_id, *([generation_id] if generation_id else []))
 
 
-def _queue(task, *args) -> bool:
+def queue_later(task, countdown: float, *args) -> bool:
+    return _queue(task, *args, countdown=countdown)
+
+
+def _queue(task, *args, countdown: float | None = None) -> bool:
     try:
-        task.delay(*args)
+        task.apply_async(args, countdown=countdown)
     except (OperationalError, RedisError, OSError) as exc:
         logger.warning("Could not queue %s%r (%s)", task.name, args, exc)
         return False
@@ -179,6 +183,25 @@ def cancel_request(request_id: str, generation_id: int | None = None) -> None:
         note = failures.STOPPED if stopped else failures.ALREADY_OVER
     if generation_id is not None and (generation := Generation.objects.filter(pk=generation_id).first()):
         generation.answer_cancel(note)
+
+
+@shared_task(acks_late=True, reject_on_worker_lost=True)
+def cancel_unrecorded_submission(generation_id: int) -> None:
+    """A generation cancelled while a worker was sending it, and still without a request id
+    once that worker's claim ran out: the worker may have died after sending. Cancel at the
+    service what it sent, if the list of requests shows it."""
+    generation = Generation.objects.filter(
+        pk=generation_id, status=Generation.Status.CANCELLED, request_id__isnull=True, claimed_at__isnull=False
+    ).first()
+    if generation is None:
+        return
+    try:
+        remote = find_earlier_submission(GMIClient.from_settings(), generation)
+    except GMIError as exc:
+        logger.warning("Generation %s: could not look for what its cancelled submit sent (%s)", generation_id, exc)
+        return
+    if remote is not None:
+        generation.ask_service_to_cancel(remote.request_id)
 
 
 @shared_task(ignore_result=True)

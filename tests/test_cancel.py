@@ -8,8 +8,9 @@ import pytest
 from django.urls import reverse
 
 from generations import failures, poller
+from generations.gmi import GMIClient
 from generations.models import Generation
-from generations.tasks import send_claimed, submit_generation
+from generations.tasks import cancel_unrecorded_submission, send_claimed, submit_generation
 from tests import factories
 from tests.conftest import submissions, wait_for
 from tests.steps import make_due, tick
@@ -121,6 +122,22 @@ def test_a_submit_in_flight_when_cancelled_cancels_what_it_sent(studio_api, make
     assert generation.failure_reason.endswith(failures.STOPPED)
 
 
+def test_what_a_worker_that_died_mid_submit_had_sent_is_found_and_cancelled(
+    studio_api, make_generation, cancel, eager_tasks, django_capture_on_commit_callbacks
+):
+    generation = make_generation(prompt="sent, then the worker died, then cancelled")
+    claimed = Generation.objects.claim_for_submit(generation.pk)
+    sent_by_the_dead_worker = GMIClient.from_settings().submit(claimed.parameters)  # never recorded
+    cancel(generation)  # queues the search for it; it runs once the worker's claim has run out (here at once)
+    assert generation.status == Generation.Status.CANCELLED
+    assert generation.request_id == sent_by_the_dead_worker.request_id
+    assert studio_api.state()["requests"][generation.request_id] == "cancelled"
+    assert generation.failure_reason.endswith(failures.STOPPED)
+    with django_capture_on_commit_callbacks(execute=True):
+        cancel_unrecorded_submission(generation.pk)  # a second delivery finds nothing to do
+    assert submissions(studio_api, "sent, then the worker died, then cancelled") == 1
+
+
 def test_a_cancel_racing_a_success_keeps_the_video_and_says_so(studio_api, make_generation, cancel):
     generation = make_generation(prompt="finished first", status=Generation.Status.PROCESSING, request_id="r-1")
     Generation.objects.filter(pk=generation.pk).update(status=Generation.Status.SUCCESS)  # a worker stored it meanwhile
@@ -158,3 +175,11 @@ def test_an_outsider_gets_404_and_cancels_nothing(client, django_user_model, mak
     assert client.post(reverse("generations:cancel", args=[generation.pk])).status_code == 404
     generation.refresh_from_db()
     assert generation.status == Generation.Status.PENDING
+
+
+def test_the_cancel_tasks_go_to_the_submit_queue():
+    from generations.tasks import cancel_request
+    from kling_studio import celery_app
+
+    for task in (cancel_request, cancel_unrecorded_submission):
+        assert celery_app.amqp.router.route({}, task.name)["queue"].name == "submit"
