@@ -18,7 +18,7 @@ from django.db.models.functions import Now
 from django.utils import timezone
 from django.utils.text import slugify
 
-from generations import live, rules, sharing
+from generations import failures, live, rules, sharing
 from generations.gmi import Outcome, RemoteRequest, RemoteStatus
 from generations.querysets import GenerationQuerySet, next_refresh_after
 
@@ -136,6 +136,20 @@ class Generation(models.Model):
     @property
     def is_final(self) -> bool:
         return self.status in self.FINAL
+
+    @property
+    def failure(self) -> failures.Failure | None:
+        """What went wrong, in plain words, and the next step; None unless failed or cancelled."""
+        return failures.of(self)
+
+    @property
+    def is_live(self) -> bool:
+        """Whether its card still waits for news: in progress, or a cancel the service has not answered."""
+        return self.is_in_progress or failures.is_awaiting_cancel(self.status, self.failure_reason)
+
+    @property
+    def can_cancel(self) -> bool:
+        return self.is_in_progress and not self.video_url
 
     @property
     def frame_size(self) -> tuple[int, int] | None:
@@ -307,6 +321,63 @@ class Generation(models.Model):
         return self._transition(
             self.UNFINISHED, status=status, failure_reason=reason, finished_at=timezone.now(), lease_token=""
         )
+
+    def cancel(self) -> bool:
+        """A person's cancel: the generation ends cancelled here at once, unless it ended
+        meanwhile or its finished video is being stored. The service is asked to stop it
+        (after the commit); a submit in flight finds the row cancelled and cancels what it sent."""
+        ended = {"status": self.Status.CANCELLED, "finished_at": timezone.now(), "lease_token": ""}
+        never_sent = f"{failures.CANCELLED_IN_STUDIO} {failures.NEVER_SENT}"
+        if self._transition((self.Status.PENDING,), failure_reason=never_sent, **ended):
+            return True  # no worker can claim it now
+        if not self._transition(
+            self.UNFINISHED, only_if=Q(video_url=""), failure_reason=failures.CANCELLED_IN_STUDIO, **ended
+        ):
+            self.refresh_from_db()
+            return False
+        # Once cancelled, no submit can record a request id: the one read now is the last.
+        if request_id := Generation.objects.filter(pk=self.pk).values_list("request_id", flat=True).first():
+            self.ask_service_to_cancel(request_id)
+        else:  # a worker was sending it: if it dies after sending, its request is found and cancelled
+            from generations.tasks import cancel_unrecorded_submission, queue_later
+
+            pk, lease = self.pk, settings.GENERATION_SUBMIT_LEASE
+            transaction.on_commit(lambda: queue_later(cancel_unrecorded_submission, lease, pk))
+        return True
+
+    def ask_service_to_cancel(self, request_id: str) -> None:
+        """Record that the service is being asked, then ask it once the change is committed."""
+        from generations.tasks import queue_cancellation
+
+        Generation.objects.filter(pk=self.pk, status=self.Status.CANCELLED).filter(
+            Q(request_id=request_id) | Q(request_id__isnull=True)
+        ).update(request_id=request_id, failure_reason=f"{failures.CANCELLED_IN_STUDIO} {failures.ASKING}")
+        self.request_id = request_id
+        self.failure_reason = f"{failures.CANCELLED_IN_STUDIO} {failures.ASKING}"
+        live.announce(self)
+        pk = self.pk
+
+        def ask() -> None:
+            if not queue_cancellation(request_id, pk) and (generation := Generation.objects.filter(pk=pk).first()):
+                generation.answer_cancel(
+                    failures.MAY_STILL_FINISH.format(reason="the studio's work queue could not be reached")
+                )
+
+        transaction.on_commit(ask)
+
+    def answer_cancel(self, note: str) -> bool:
+        """What the service made of the cancel, on a generation still waiting to hear it."""
+        return self._note_cancel(note, only_if=Q(failure_reason__endswith=failures.ASKING))
+
+    def _note_cancel(self, note: str, only_if: Q | None = None) -> bool:
+        noted = self._transition(
+            (self.Status.CANCELLED,),
+            only_if=Q(failure_reason__startswith=failures.CANCELLED_IN_STUDIO) & (only_if or Q()),
+            failure_reason=f"{failures.CANCELLED_IN_STUDIO} {note}",
+        )
+        if noted:
+            live.announce(self)
+        return noted
 
     def release_claim(self) -> None:
         """Let the next attempt claim at once; it will look for what this one may have sent."""

@@ -17,7 +17,7 @@ from django.utils import timezone
 from kombu.exceptions import OperationalError
 from redis import RedisError
 
-from generations import poller, storing
+from generations import failures, poller, storing
 from generations.gmi import GMIClient, GMIError, NotFoundError, RateLimitedError, RemoteRequest, describe
 from generations.models import Generation
 from generations.rules import InvalidParameters
@@ -66,8 +66,20 @@ def send_claimed(generation: Generation) -> None:
     except GMIError as exc:
         handle_submit_error(generation, exc)
         return
+    record_or_cancel(generation, remote)
+
+
+def record_or_cancel(generation: Generation, remote: RemoteRequest) -> bool:
+    """Record the request sent for a generation; if the person cancelled it meanwhile, the
+    request is nobody's: ask the service to stop it."""
     if generation.record_submission(remote):
         logger.info("Generation %s sent as request %s", generation.pk, remote.request_id)
+        return True
+    generation.refresh_from_db()
+    if generation.status == Generation.Status.CANCELLED and generation.request_id is None:
+        logger.info("Generation %s was cancelled while it was sent; cancelling %s", generation.pk, remote.request_id)
+        generation.ask_service_to_cancel(remote.request_id)
+    return False
 
 
 def queue_submission(generation_id: int) -> bool:
@@ -79,15 +91,20 @@ def queue_submission(generation_id: int) -> bool:
     return _queue(submit_generation, generation_id)
 
 
-def queue_cancellation(request_id: str) -> bool:
+def queue_cancellation(request_id: str, generation_id: int | None = None) -> bool:
     """Ask a worker to cancel a request at the service; a broker that is away loses only
-    the saving (the service finishes the request, and nobody keeps it)."""
-    return _queue(cancel_request, request_id)
+    the saving (the service finishes the request, and nobody keeps it). With the
+    generation's id, the worker records on it what the service made of the cancel."""
+    return _queue(cancel_request, request_id, *([generation_id] if generation_id else []))
 
 
-def _queue(task, *args) -> bool:
+def queue_later(task, countdown: float, *args) -> bool:
+    return _queue(task, *args, countdown=countdown)
+
+
+def _queue(task, *args, countdown: float | None = None) -> bool:
     try:
-        task.delay(*args)
+        task.apply_async(args, countdown=countdown)
     except (OperationalError, RedisError, OSError) as exc:
         logger.warning("Could not queue %s%r (%s)", task.name, args, exc)
         return False
@@ -147,18 +164,44 @@ def give_up_submitting(generation: Generation, exc: GMIError) -> None:
     except GMIError as list_error:
         logger.warning("Generation %s: could not look for an earlier submission (%s)", generation.pk, list_error)
         remote = None
-    if remote is not None and generation.record_submission(remote):
+    if remote is not None and (record_or_cancel(generation, remote) or generation.status == "cancelled"):
         return
     generation.fail(f"{describe(exc)} Gave up after {generation.submit_attempts} attempts.")
 
 
 @shared_task(acks_late=True, reject_on_worker_lost=True)
-def cancel_request(request_id: str) -> None:
-    """Best effort: stop the service working on (and charging for) what nobody waits for."""
+def cancel_request(request_id: str, generation_id: int | None = None) -> None:
+    """Best effort: stop the service working on (and charging for) what nobody waits for.
+    A cancel the service refuses is not tried again: the studio stops following the request
+    all the same, and the generation says the service may still finish it."""
     try:
-        GMIClient.from_settings().cancel(request_id)
+        stopped = GMIClient.from_settings().cancel(request_id)
     except GMIError as exc:
         logger.warning("Could not cancel request %s at the service: %s", request_id, exc)
+        note = failures.MAY_STILL_FINISH.format(reason=exc.message.rstrip("."))
+    else:
+        note = failures.STOPPED if stopped else failures.ALREADY_OVER
+    if generation_id is not None and (generation := Generation.objects.filter(pk=generation_id).first()):
+        generation.answer_cancel(note)
+
+
+@shared_task(acks_late=True, reject_on_worker_lost=True)
+def cancel_unrecorded_submission(generation_id: int) -> None:
+    """A generation cancelled while a worker was sending it, and still without a request id
+    once that worker's claim ran out: the worker may have died after sending. Cancel at the
+    service what it sent, if the list of requests shows it."""
+    generation = Generation.objects.filter(
+        pk=generation_id, status=Generation.Status.CANCELLED, request_id__isnull=True, claimed_at__isnull=False
+    ).first()
+    if generation is None:
+        return
+    try:
+        remote = find_earlier_submission(GMIClient.from_settings(), generation)
+    except GMIError as exc:
+        logger.warning("Generation %s: could not look for what its cancelled submit sent (%s)", generation_id, exc)
+        return
+    if remote is not None:
+        generation.ask_service_to_cancel(remote.request_id)
 
 
 @shared_task(ignore_result=True)

@@ -13,6 +13,7 @@ urlpatterns = [
     path("generations/<int:pk>/", views.detail, name="detail"),
     path("generations/<int:pk>/card/", live_views.card, name="card"),
     path("generations/<int:pk>/retry/", views.retry, name="retry"),
+    path("generations/<int:pk>/cancel/", views.cancel, name="cancel"),
     path("generations/<int:pk>/remix/", views.remix, name="remix"),
     path("generations/<int:pk>/favourite/", gallery_views.favourite, name="favourite"),
     path("generations/<int:pk>/delete/", gallery_views.delete, name="delete"),

@@ -108,6 +108,22 @@ def retry(request: HttpRequest, pk: int) -> HttpResponse:
 
 
 @login_required
+@require_POST
+def cancel(request: HttpRequest, pk: int) -> HttpResponse:
+    generation = get_generation_for_team(request, pk)
+    if generation.cancel():
+        messages.success(request, "Cancelled. The studio no longer follows it.")
+    elif generation.status == Generation.Status.SUCCESS or generation.video_url:
+        messages.info(request, "It finished before the cancel arrived, so it was kept.")
+    else:
+        messages.info(request, f"It had already ended ({generation.get_status_display().lower()}); nothing to cancel.")
+    if request.htmx:
+        context = {"generation": generation, "on_detail": request.GET.get("on") == "detail"}
+        return render(request, "generations/partials/cancelled_card.html", context)
+    return redirect("generations:detail", pk=generation.pk)
+
+
+@login_required
 @require_GET
 def detail(request: HttpRequest, pk: int) -> HttpResponse:
     generation = get_generation_for_team(request, pk)

@@ -311,6 +311,7 @@ CELERY_TASK_DEFAULT_QUEUE = "refresh"
 CELERY_TASK_ROUTES = {
     "generations.tasks.submit_generation": {"queue": "submit"},
     "generations.tasks.cancel_request": {"queue": "submit"},
+    "generations.tasks.cancel_unrecorded_submission": {"queue": "submit"},
     "generations.tasks.store_generation": {"queue": "store"},
     "generations.tasks.refresh_due_generations": {"queue": "refresh"},
     "generations.tasks.recover_stalled_generations": {"queue": "refresh"},

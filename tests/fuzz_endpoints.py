@@ -173,6 +173,7 @@ ENDPOINTS: dict[str, Endpoint] = {
     ),
     "generations:retry": Endpoint(methods=("POST",), params={"pk": GENERATION}),
     "generations:remix": Endpoint(params={"pk": GENERATION}),
+    "generations:cancel": Endpoint(methods=("POST",), params={"pk": GENERATION}, query=s.fields({"on": ON})),
     "generations:favourite": Endpoint(methods=("POST",), params={"pk": GENERATION}),
     "generations:delete": Endpoint(methods=("GET", "POST"), params={"pk": GENERATION}),
     "generations:download": Endpoint(params={"pk": GENERATION}, headers=s.range_headers()),

@@ -122,12 +122,12 @@ def test_an_unfinished_card_listens_for_its_event_and_a_final_one_stops_listenin
     in_progress = client.get(url, **HTMX).content.decode()
     assert f'hx-trigger="sse:generation-{generation.pk}"' in in_progress  # no polling of its own
     assert f'class="live-id" name="id" value="{generation.pk}"' in in_progress  # for the page's fallback poller
-    generation.fail("The video service rejected the request: nope")
+    generation.fail("Video generation failed on worker: out of memory")
     final = client.get(url, **HTMX)
     assert final.status_code == 200
     html = final.content.decode()
     assert "hx-trigger" not in html and "live-id" not in html
-    assert "The video service rejected the request: nope" in html
+    assert "Video generation failed on worker: out of memory" in html
     assert "Try again" in html
 
 
