@@ -45,6 +45,13 @@
       event.stopImmediatePropagation();
     }
   }, true);
+  // The shortcut's hint is hidden in the markup: without JavaScript there is no shortcut.
+  function showHint() {
+    var hint = document.getElementById("generate-shortcut");
+    if (hint) hint.hidden = false;
+  }
+  document.addEventListener("DOMContentLoaded", showHint);
+  document.addEventListener("htmx:load", showHint);
   document.addEventListener("htmx:load", function (event) {
     var form = event.target;
     if (!form.matches || !form.matches("#generation-form[data-sent]")) return;

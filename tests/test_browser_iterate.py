@@ -30,6 +30,7 @@ def sent_and_settled(page, generation_count: int) -> None:
 def test_ctrl_enter_sends_once_keeps_the_prompt_in_hand_and_shows_the_new_card(page, studio_server, studio_api, beat):
     page.set_viewport_size({"width": 390, "height": 844})  # one column: the list is below the form
     sign_up(page, studio_server, "iris")
+    expect(page.get_by_text("or Ctrl+Enter in the prompt")).to_be_visible()  # hidden without JavaScript
     prompt = page.get_by_label("Prompt", exact=True)
     prompt.fill(PROMPT)
     page.get_by_label("9:16 portrait").check()
@@ -65,4 +66,5 @@ def test_ctrl_enter_sends_once_keeps_the_prompt_in_hand_and_shows_the_new_card(p
     expect(page.locator("#generation-list .card")).to_have_count(3)
     expect(prompt).to_be_focused()
     expect(prompt).to_have_value(PROMPT + ", at sunset")
+    expect(page.get_by_text("or Ctrl+Enter in the prompt")).to_be_visible()  # also in the swapped form
     assert Generation.objects.count() == 3

@@ -103,6 +103,7 @@ def test_an_htmx_post_answers_with_the_form_as_sent_and_the_new_card(client, own
     assert 'hx-swap-oob="afterbegin:#generation-list"' in html
     assert f'id="generation-{generation.pk}"' in html
     assert f'data-sent="{generation.pk}"' in html  # studio.js moves the focus back and shows the card
+    assert 'id="generate-shortcut" hidden>' in html  # studio.js shows the hint: no shortcut without it
     form = response.context["form"]  # the next try is one small edit away
     assert {name: form[name].value() for name in sent} == sent
     assert ">\nA red fox in the snow</textarea>" in html and ">\nblurry</textarea>" in html
