@@ -91,11 +91,16 @@ class GalleryFilterForm(forms.Form):
         start, end = cleaned.get("created_from"), cleaned.get("created_to")
         if start and end and start > end:
             self.add_error("created_to", "The end date is before the start date.")
+            cleaned.pop("created_from", None)  # a backwards range bounds nothing: neither end
         return cleaned
 
     def _valid_values(self) -> dict:
-        """The filters to apply: all of them when the form is valid, else none."""
-        return self.cleaned_data if self.is_bound and self.is_valid() else {}
+        """The filters to apply: every valid one. A bad value (a backwards date range, a
+        choice that is not one) is explained beside its field and leaves the others be."""
+        if not self.is_bound:
+            return {}
+        self.is_valid()
+        return self.cleaned_data
 
     def filtered(self) -> GenerationQuerySet:
         """The team's generations that pass the valid filters, newest first."""

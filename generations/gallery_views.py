@@ -26,8 +26,11 @@ BULK_LIMIT = 100
 def gallery(request: HttpRequest) -> HttpResponse:
     form = GalleryFilterForm(request.GET, team=request.team, user=request.user)
     page = form.page()
-    context = {"form": form, "page": page, "next_query": form.query_string(cursor=page.next_cursor)}
+    next_query = form.query_string(cursor=page.next_cursor)
+    context = {"form": form, "page": page, "next_query": next_query, "bulk_limit": BULK_LIMIT}
     if request.htmx and request.htmx.target == "gallery-results":
+        # The date range's error (or its absence) replaces the one beside the date fields.
+        context["swap_filter_errors"] = True
         response = render(request, "generations/partials/gallery_results.html", context)
         # The address bar gets the tidy, shareable form of the filters (no empty fields).
         query = form.query_string(cursor=None)
@@ -84,6 +87,10 @@ def bulk(request: HttpRequest) -> HttpResponseBase:
             [Favourite(user=request.user, generation=generation) for generation in selected], ignore_conflicts=True
         )
         messages.success(request, f"Added {len(selected)} to your favourites.")
+        return back
+    if action == "unfavourite":
+        removed, _ = Favourite.objects.filter(user=request.user, generation__in=selected).delete()
+        messages.success(request, f"Removed {removed} from your favourites.")
         return back
     if action == "delete":
         if request.POST.get("confirm") != "yes":

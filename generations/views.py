@@ -77,7 +77,8 @@ def create(request: HttpRequest) -> HttpResponse:
     if request.method == "POST" and form.is_valid():
         generation = _start(request, form, "Your video is on its way.")
         if request.htmx:
-            context = {"form": GenerationForm(), "new_generation": generation}
+            # The form comes back as it was sent, so the next try is one small edit away.
+            context = {"form": form, "new_generation": generation}
             return render(request, "generations/partials/create_form.html", context)
         return redirect("generations:create")
     if request.htmx:

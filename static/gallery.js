@@ -43,3 +43,38 @@
     });
   });
 })();
+
+// The bulk bar: "Select all" ticks every card on the page (the pages scrolled in so far),
+// and a count says how many are ticked. Without JavaScript both stay hidden.
+(function () {
+  var bar = document.querySelector(".bulk-select");
+  var selectAll = document.getElementById("select-all");
+  var count = document.getElementById("selected-count");
+  if (!bar || !selectAll || !count) return;
+  var limit = parseInt(count.dataset.limit, 10);
+  function boxes() {
+    return Array.prototype.slice.call(document.querySelectorAll('#gallery-grid input.select[form="bulk-form"]'));
+  }
+  function refresh() {
+    var all = boxes();
+    var ticked = all.filter(function (box) { return box.checked; }).length;
+    var text = ticked ? ticked + " selected" : "None selected";
+    if (ticked > limit) text += " (an action takes the first " + limit + ")";
+    if (count.textContent !== text) count.textContent = text;
+    selectAll.checked = all.length > 0 && ticked === all.length;
+    selectAll.indeterminate = ticked > 0 && ticked < all.length;
+  }
+  document.addEventListener("change", function (event) {
+    if (event.target === selectAll) {
+      var on = selectAll.checked;
+      boxes().forEach(function (box) { box.checked = on; });
+      refresh();
+    } else if (event.target.matches && event.target.matches("input.select")) {
+      refresh();
+    }
+  });
+  // New pages, filtered results and live card updates change what there is to tick.
+  document.addEventListener("htmx:afterSettle", refresh);
+  bar.hidden = false;
+  refresh();
+})();

@@ -37,7 +37,7 @@ def test_a_teammate_finds_plays_and_remixes_a_video_an_outsider_cannot_reach(
     generation = Generation.objects.get(prompt=PROMPT)
 
     # Ben finds it by searching the gallery, previews it, opens and plays it.
-    ben.get_by_role("link", name="Gallery").click()
+    ben.get_by_role("link", name="Gallery", exact=True).click()
     ben.get_by_label("Search").fill("hummingbird orchid")
     cards = ben.locator("#gallery-grid .gallery-card")
     expect(cards).to_have_count(1)

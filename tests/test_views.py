@@ -93,15 +93,35 @@ def test_posting_the_form_creates_a_generation_and_queues_its_submission(
     assert len(callbacks) == 1
 
 
-def test_an_htmx_post_answers_with_a_fresh_form_and_the_new_card(client, owner):
+def test_an_htmx_post_answers_with_the_form_as_sent_and_the_new_card(client, owner):
     client.force_login(owner)
-    response = client.post(reverse("generations:create"), VALID, **HTMX)
+    sent = {**VALID, "negative_prompt": "blurry", "duration": "10", "aspect_ratio": "9:16", "cfg_scale": "0.7"}
+    response = client.post(reverse("generations:create"), sent, **HTMX)
     html = response.content.decode()
     generation = Generation.objects.get()
     assert response.status_code == 200
     assert 'hx-swap-oob="afterbegin:#generation-list"' in html
     assert f'id="generation-{generation.pk}"' in html
-    assert "A red fox in the snow</textarea>" not in html  # the form starts afresh
+    assert f'data-sent="{generation.pk}"' in html  # studio.js moves the focus back and shows the card
+    assert 'id="generate-shortcut" hidden>' in html  # studio.js shows the hint: no shortcut without it
+    form = response.context["form"]  # the next try is one small edit away
+    assert {name: form[name].value() for name in sent} == sent
+    assert ">\nA red fox in the snow</textarea>" in html and ">\nblurry</textarea>" in html
+    assert re.search(r'<input[^>]*value="10"[^>]*checked', html)
+    assert re.search(r'<input[^>]*value="9:16"[^>]*checked', html)
+    assert 'value="0.7"' in html
+
+
+def test_without_javascript_a_post_redirects_to_the_studio_page(client, owner):
+    client.force_login(owner)
+    response = client.post(reverse("generations:create"), VALID)
+    assert response.status_code == 302 and response["Location"] == reverse("generations:create")
+
+
+def test_the_studio_page_links_to_my_generations_in_the_gallery(client, owner):
+    client.force_login(owner)
+    html = client.get(reverse("generations:create")).content.decode()
+    assert f'href="{reverse("generations:gallery")}?creator={owner.pk}">All yours in the Gallery</a>' in html
 
 
 def test_an_invalid_post_keeps_what_was_typed_and_explains(client, owner):

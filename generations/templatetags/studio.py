@@ -1,6 +1,8 @@
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from django import template
+from django.utils import timezone
+from django.utils.timesince import timesince
 
 from generations import live
 from generations.models import Generation
@@ -38,3 +40,13 @@ def duration_words(span: timedelta | None) -> str:
         return f"{minutes} min {seconds:02d} s"
     hours, minutes = divmod(minutes, 60)
     return f"{hours} h {minutes:02d} min"
+
+
+@register.filter
+def ago(moment: datetime | None) -> str:
+    """How long ago, in words: "just now" under a minute (never "0 minutes ago")."""
+    if moment is None:
+        return ""
+    if timezone.now() - moment < timedelta(minutes=1):  # a clock a little ahead counts too
+        return "just now"
+    return f"{timesince(moment)} ago"
