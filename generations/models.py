@@ -18,7 +18,7 @@ from django.db.models.functions import Now
 from django.utils import timezone
 from django.utils.text import slugify
 
-from generations import failures, live, rules, sharing
+from generations import failures, live, rules
 from generations.gmi import Outcome, RemoteRequest, RemoteStatus
 from generations.querysets import GenerationQuerySet, next_refresh_after
 
@@ -400,31 +400,5 @@ class Favourite(models.Model):
         return f"{self.user} likes generation {self.generation_id}"
 
 
-class ShareLink(models.Model):
-    """A public link to one finished video (see generations/sharing.py)."""
-
-    generation = models.ForeignKey(Generation, on_delete=models.CASCADE, related_name="share_links")
-    token = models.CharField(max_length=sharing.TOKEN_MAX_LENGTH, unique=True, default=sharing.new_token)
-    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
-    created_at = models.DateTimeField(default=timezone.now)
-    revoked_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
-    )
-    revoked_at = models.DateTimeField(null=True, blank=True)
-
-    objects = sharing.ShareLinkQuerySet.as_manager()
-
-    class Meta:
-        constraints = [
-            # Two teammates pressing Share at once make one link, not two.
-            models.UniqueConstraint(
-                fields=["generation"], condition=Q(revoked_at__isnull=True), name="one_working_share_per_generation"
-            )
-        ]
-
-    def __str__(self) -> str:
-        return f"Share of generation {self.generation_id}"
-
-    @property
-    def is_live(self) -> bool:
-        return self.revoked_at is None
+# Share links are a concern of their own (generations/sharing.py); the app registers the model here.
+from generations.sharing import ShareLink  # noqa: E402, F401

@@ -11,13 +11,15 @@ from __future__ import annotations
 import secrets
 from typing import TYPE_CHECKING
 
+from django.conf import settings
 from django.db import IntegrityError, models, transaction
+from django.db.models import Q
 from django.http import HttpRequest
 from django.urls import reverse
 from django.utils import timezone
 
 if TYPE_CHECKING:
-    from generations.models import Generation, ShareLink
+    from generations.models import Generation
 
 TOKEN_MAX_LENGTH = 64
 # In a bucket, a shared file is a presigned link, which nothing can withdraw: it is signed
@@ -67,10 +69,38 @@ class ShareLinkQuerySet(models.QuerySet["ShareLink"]):
         )
 
 
+class ShareLink(models.Model):
+    """A public link to one finished video, and who made and stopped it when."""
+
+    generation = models.ForeignKey("generations.Generation", on_delete=models.CASCADE, related_name="share_links")
+    token = models.CharField(max_length=TOKEN_MAX_LENGTH, unique=True, default=new_token)
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
+    created_at = models.DateTimeField(default=timezone.now)
+    revoked_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    revoked_at = models.DateTimeField(null=True, blank=True)
+
+    objects = ShareLinkQuerySet.as_manager()
+
+    class Meta:
+        constraints = [
+            # Two teammates pressing Share at once make one link, not two.
+            models.UniqueConstraint(
+                fields=["generation"], condition=Q(revoked_at__isnull=True), name="one_working_share_per_generation"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"Share of generation {self.generation_id}"
+
+    @property
+    def is_live(self) -> bool:
+        return self.revoked_at is None
+
+
 def share_control_context(request: HttpRequest, generation: Generation, **extra) -> dict:
     """What the detail page's share control shows: the working link, if any, as an absolute URL."""
-    from generations.models import ShareLink
-
     link = ShareLink.objects.live().filter(generation=generation).first()
     url = request.build_absolute_uri(reverse("generations:shared", args=[link.token])) if link else ""
     return {"generation": generation, "share_link": link, "share_url": url, **extra}
