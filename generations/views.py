@@ -119,7 +119,8 @@ def cancel(request: HttpRequest, pk: int) -> HttpResponse:
     else:
         messages.info(request, f"It had already ended ({generation.get_status_display().lower()}); nothing to cancel.")
     if request.htmx:
-        context = {"generation": generation, "on_detail": request.GET.get("on") == "detail"}
+        # fresh: the card asks once more after 2 s, in case the service's answer came before it was in the page
+        context = {"generation": generation, "on_detail": request.GET.get("on") == "detail", "fresh": True}
         return render(request, "generations/partials/cancelled_card.html", context)
     return redirect("generations:detail", pk=generation.pk)
 
