@@ -31,6 +31,7 @@ import sys
 import tempfile
 import time
 from collections import Counter
+from collections.abc import Callable
 from contextlib import ExitStack, suppress
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -370,26 +371,37 @@ def main() -> int:
     short, long = (20.0, 40.0) if args.quick else (120.0, 600.0)
     args.background = args.background if args.background is not None else (200 if args.quick else 1000)
     args.spacing = args.spacing if args.spacing is not None else (0.5 if args.quick else 3.0)
+
+    def body(directory: Path, stack: ExitStack) -> None:
+        emulator, worker_pid, url = start_studio(directory, stack, args.seed)
+        os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "1"  # ORM calls beside Playwright's loop, in this process only
+        sampler = TreeSampler(worker_pid)
+        sampler.start()
+        stack.callback(sampler.halt.set)
+        bench = Bench(args, emulator, sampler, random.Random(args.seed))
+        quiet = phase_quiet(bench, url, short, long)
+        loaded = phase_loaded(bench, short)
+        report(args, short, long, quiet, loaded)
+
+    return in_scratch_directory("bench-live-", args.keep, body)
+
+
+def in_scratch_directory(prefix: str, keep: bool, body: Callable[[Path, ExitStack], None]) -> int:
+    """A benchmark's frame: `body` runs in a temporary directory (kept with --keep), and what it
+    puts on the stack is stopped at the end, also on Ctrl-C or SIGTERM; the load average is
+    printed before and after. Returns the exit status."""
     signal.signal(signal.SIGTERM, signal.default_int_handler)  # stop everything started, as on Ctrl-C
     print(f"machine: {os.cpu_count()} CPUs, load average {os.getloadavg()} at the start", flush=True)
-    directory = Path(tempfile.mkdtemp(prefix="bench-live-"))
+    directory = Path(tempfile.mkdtemp(prefix=prefix))
     try:
         with ExitStack() as stack:
-            emulator, worker_pid, url = start_studio(directory, stack, args.seed)
-            os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "1"  # ORM calls beside Playwright's loop, in this process only
-            sampler = TreeSampler(worker_pid)
-            sampler.start()
-            stack.callback(sampler.halt.set)
-            bench = Bench(args, emulator, sampler, random.Random(args.seed))
-            quiet = phase_quiet(bench, url, short, long)
-            loaded = phase_loaded(bench, short)
-            report(args, short, long, quiet, loaded)
+            body(directory, stack)
     except KeyboardInterrupt:
         print("\ninterrupted: everything the benchmark started is stopped", flush=True)
         return 130
     finally:
         print(f"\nload average {os.getloadavg()} at the end", flush=True)
-        if args.keep:
+        if keep:
             print(f"kept {directory}")
         else:
             shutil.rmtree(directory, ignore_errors=True)

@@ -34,11 +34,9 @@ import os
 import random
 import re
 import secrets
-import shutil
 import signal
 import subprocess
 import sys
-import tempfile
 import time
 from collections import Counter
 from collections.abc import Callable
@@ -51,7 +49,7 @@ from urllib.parse import urlsplit
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bench_live import Processes, log, studio_env  # noqa: E402  (bench/, beside this script)
+from bench_live import Processes, in_scratch_directory, log, studio_env  # noqa: E402  (bench/, beside this script)
 from measure import spread  # noqa: E402
 
 from gmi_emulator import API_PREFIX  # noqa: E402
@@ -379,24 +377,13 @@ def main() -> int:
     # The chaos window, a burst's length, a job's processing time, and the deadline: beyond any
     # job's delay by the chaos (and the emulator's render queue), so that only stuck jobs reach it.
     window, burst, job, deadline = (60.0, 8.0, 4.0, 90.0) if args.quick else (240.0, 15.0, 20.0, 180.0)
-    signal.signal(signal.SIGTERM, signal.default_int_handler)  # stop everything started, as on Ctrl-C
-    print(f"machine: {os.cpu_count()} CPUs, load average {os.getloadavg()} at the start", flush=True)
-    directory = Path(tempfile.mkdtemp(prefix="bench-chaos-"))
-    try:
-        with ExitStack() as stack:
-            chaos = start(directory, stack, args, deadline, job)
-            calm_at, ended_at = run(chaos, window, burst, wait=deadline + 120)
-            report(chaos, calm_at, ended_at)
-    except KeyboardInterrupt:
-        print("\ninterrupted: everything the benchmark started is stopped", flush=True)
-        return 130
-    finally:
-        print(f"\nload average {os.getloadavg()} at the end", flush=True)
-        if args.keep:
-            print(f"kept {directory}")
-        else:
-            shutil.rmtree(directory, ignore_errors=True)
-    return 0
+
+    def body(directory: Path, stack: ExitStack) -> None:
+        chaos = start(directory, stack, args, deadline, job)
+        calm_at, ended_at = run(chaos, window, burst, wait=deadline + 120)
+        report(chaos, calm_at, ended_at)
+
+    return in_scratch_directory("bench-chaos-", args.keep, body)
 
 
 if __name__ == "__main__":

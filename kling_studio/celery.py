@@ -56,8 +56,8 @@ class AliveSignal(bootsteps.StartStopStep):
     def start(self, worker) -> None:
         from kling_studio.health import ALIVE_INTERVAL, record_worker_alive
 
-        record_worker_alive(worker.hostname)
-        self.entry = worker.timer.call_repeatedly(ALIVE_INTERVAL, record_worker_alive, (worker.hostname,))
+        record_worker_alive()
+        self.entry = worker.timer.call_repeatedly(ALIVE_INTERVAL, record_worker_alive)
 
     def stop(self, worker) -> None:
         if self.entry is not None:

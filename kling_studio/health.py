@@ -49,54 +49,66 @@ REDIS_TIMEOUT = 2.0
 
 def record_heartbeat() -> None:
     """Called by each tick; one Redis write. A Redis away now is one the tick never came through."""
-    with contextlib.suppress(RedisError):
-        cache.set(HEARTBEAT_KEY, time.time(), timeout=settings.HEALTH_HEARTBEAT_MAX_AGE)
+    _mark(HEARTBEAT_KEY, settings.HEALTH_HEARTBEAT_MAX_AGE)
 
 
-def record_worker_alive(hostname: str) -> None:
+def record_worker_alive() -> None:
     """Called by every worker's event loop each ALIVE_INTERVAL; one Redis write."""
+    _mark(ALIVE_KEY, settings.HEALTH_WORKER_MAX_AGE)
+
+
+def _mark(key: str, lifetime: float) -> None:
     with contextlib.suppress(RedisError):
-        cache.set(ALIVE_KEY, {"worker": hostname, "at": time.time()}, timeout=settings.HEALTH_WORKER_MAX_AGE)
+        cache.set(key, time.time(), timeout=lifetime)
 
 
 def seconds_since_last_tick() -> float | None:
     """None when no tick has run for HEALTH_HEARTBEAT_MAX_AGE seconds (the mark has expired)."""
-    last = cache.get(HEARTBEAT_KEY)
+    return _seconds_since(HEARTBEAT_KEY)
+
+
+def _seconds_since(key: str) -> float | None:
+    last = cache.get(key)
     return max(0.0, time.time() - last) if isinstance(last, float | int) else None
 
 
 @dataclasses.dataclass
-class WorkerAlive(HealthCheck):
+class RecentMark(HealthCheck):
+    """Up while a mark that processes leave in Redis, and that expires on its own, is there."""
+
+    key: str = ""
+    kept: str = ""  # what the mark stands for, where Redis is named
+    missing: str = ""  # what its absence means, in words
+    reading: str = ""  # the name of its age in the report
     timeout = datetime.timedelta(seconds=REDIS_TIMEOUT * 2)
     detail: dict = dataclasses.field(default_factory=dict, repr=False)
 
     def run(self) -> None:
         try:
-            alive = cache.get(ALIVE_KEY)
+            age = _seconds_since(self.key)
         except RedisError as exc:
-            raise ServiceUnavailable("Redis, where the workers say they are alive, cannot be reached") from exc
-        if not isinstance(alive, dict):
-            raise ServiceUnavailable(
-                f"no worker has said it is alive for {settings.HEALTH_WORKER_MAX_AGE:g} s: is one running?"
-            )
-        self.detail["last_seen_seconds_ago"] = round(max(0.0, time.time() - alive["at"]), 1)
-
-
-@dataclasses.dataclass
-class TickHeartbeat(HealthCheck):
-    timeout = datetime.timedelta(seconds=REDIS_TIMEOUT * 2)
-    detail: dict = dataclasses.field(default_factory=dict, repr=False)
-
-    def run(self) -> None:
-        try:
-            age = seconds_since_last_tick()
-        except RedisError as exc:
-            raise ServiceUnavailable("Redis, where the workers' heartbeat is kept, cannot be reached") from exc
+            raise ServiceUnavailable(f"Redis, where {self.kept}, cannot be reached") from exc
         if age is None:
-            raise ServiceUnavailable(
-                f"no refresh tick has run for {settings.HEALTH_HEARTBEAT_MAX_AGE:g} s: is beat running, and a worker?"
-            )
-        self.detail["last_tick_seconds_ago"] = round(age, 1)
+            raise ServiceUnavailable(self.missing)
+        self.detail[self.reading] = round(age, 1)
+
+
+def worker_alive() -> RecentMark:
+    return RecentMark(
+        key=ALIVE_KEY,
+        kept="the workers say they are alive",
+        missing=f"no worker has said it is alive for {settings.HEALTH_WORKER_MAX_AGE:g} s: is one running?",
+        reading="last_seen_seconds_ago",
+    )
+
+
+def tick_heartbeat() -> RecentMark:
+    return RecentMark(
+        key=HEARTBEAT_KEY,
+        kept="the workers' heartbeat is kept",
+        missing=f"no refresh tick has run for {settings.HEALTH_HEARTBEAT_MAX_AGE:g} s: is beat running, and a worker?",
+        reading="last_tick_seconds_ago",
+    )
 
 
 @dataclasses.dataclass
@@ -155,8 +167,8 @@ def components() -> list[tuple[str, HealthCheck, bool]]:
         ("database", Database(), True),
         ("redis", RedisPing(client_factory=_redis_client), True),
         ("storage", Storage(), True),
-        ("worker", WorkerAlive(), True),
-        ("tick", TickHeartbeat(), True),
+        ("worker", worker_alive(), True),
+        ("tick", tick_heartbeat(), True),
         ("api", VideoAPI(), False),
     ]
 

@@ -36,7 +36,7 @@ def health(client) -> tuple[int, dict]:
 
 def workers_alive() -> None:
     """What a running worker and beat leave in Redis: a worker's "alive" mark, and a tick."""
-    record_worker_alive("celery@stand-in")
+    record_worker_alive()
     refresh_due_generations()
 
 
