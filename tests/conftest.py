@@ -23,6 +23,7 @@ from django.test import override_settings
 from kling_studio import celery_app
 from kling_studio.localservices import BASE_DIR, free_port, start_redis
 from kling_studio.seaweedfs import LocalS3, SeaweedFSMissing
+from tests.people import ada, outsider, owner, team, teammate  # noqa: F401 (the cast, for every test file)
 
 if TYPE_CHECKING:
     from gmi_emulator.testing import EmulatorProcess

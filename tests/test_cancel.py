@@ -20,11 +20,6 @@ HTMX = {"HTTP_HX_REQUEST": "true"}
 
 
 @pytest.fixture
-def owner(django_user_model):
-    return django_user_model.objects.create_user("owner")
-
-
-@pytest.fixture
 def make_generation(owner):
     def make(prompt: str = "A heron in the reeds", **fields) -> Generation:
         return factories.make_generation(owner, prompt=prompt, **fields)

@@ -82,11 +82,6 @@ def test_a_cancel_from_the_studio_carries_what_the_service_made_of_it():
 # The cards.
 
 
-@pytest.fixture
-def owner(django_user_model):
-    return django_user_model.objects.create_user("owner")
-
-
 def card(client, owner, **fields) -> str:
     generation = make_generation(owner, prompt="A fox", **fields)
     client.force_login(owner)

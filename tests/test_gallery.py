@@ -12,7 +12,6 @@ from django.core.files.base import ContentFile
 from django.urls import reverse
 from django.utils import timezone
 
-from accounts.models import Membership, Team
 from generations.gallery import PAGE_SIZE
 from generations.gmi import GMIClient
 from generations.models import Favourite, Generation
@@ -21,28 +20,6 @@ from tests.factories import make_generation
 
 pytestmark = pytest.mark.django_db
 HTMX = {"HTTP_HX_REQUEST": "true"}
-
-
-@pytest.fixture
-def owner(django_user_model):
-    return django_user_model.objects.create_user("olivia", password="a long enough password")
-
-
-@pytest.fixture
-def team(owner) -> Team:
-    return Team.objects.for_user(owner).get()
-
-
-@pytest.fixture
-def teammate(django_user_model, team):
-    user = django_user_model.objects.create_user("tomas", password="a long enough password")
-    Membership.objects.create(team=team, user=user)
-    return user
-
-
-@pytest.fixture
-def outsider(django_user_model):
-    return django_user_model.objects.create_user("oscar", password="a long enough password")
 
 
 @pytest.fixture

@@ -10,22 +10,11 @@ from django.template import Context, Template
 from django.urls import reverse
 from django.utils import timezone
 
-from accounts.models import Team
 from generations.models import Favourite
 from tests.factories import make_generation
 
 pytestmark = pytest.mark.django_db
 HTMX_RESULTS = {"HTTP_HX_REQUEST": "true", "HTTP_HX_TARGET": "gallery-results"}
-
-
-@pytest.fixture
-def owner(django_user_model):
-    return django_user_model.objects.create_user("olivia", password="a long enough password")
-
-
-@pytest.fixture
-def team(owner) -> Team:
-    return Team.objects.for_user(owner).get()
 
 
 @pytest.fixture

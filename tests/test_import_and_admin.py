@@ -10,7 +10,6 @@ from django.core.management import CommandError, call_command
 from django.urls import reverse
 from django.utils import timezone
 
-from accounts.models import Team
 from generations.gmi import GMIClient
 from generations.models import Generation
 from generations.rules import MODEL_ID, VideoParameters
@@ -19,16 +18,6 @@ from tests.factories import make_generation
 from tests.servers import StubServer
 
 pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture
-def owner(django_user_model):
-    return django_user_model.objects.create_user("imogen")
-
-
-@pytest.fixture
-def team(owner):
-    return Team.objects.for_user(owner).get()
 
 
 def run_import(team, user) -> str:

@@ -21,11 +21,6 @@ from tests.factories import make_generation
 pytestmark = [pytest.mark.integration, pytest.mark.django_db(transaction=True)]
 
 
-@pytest.fixture
-def ada(django_user_model):
-    return django_user_model.objects.create_user("ada", password="a long enough password")
-
-
 def start(user, **fields) -> Generation:
     generation = make_generation(user, **fields)
     submit_generation.delay(generation.pk)

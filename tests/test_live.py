@@ -22,16 +22,6 @@ pytestmark = pytest.mark.django_db
 
 
 @pytest.fixture
-def owner(django_user_model):
-    return django_user_model.objects.create_user("olivia")
-
-
-@pytest.fixture
-def outsider(django_user_model):
-    return django_user_model.objects.create_user("oscar")
-
-
-@pytest.fixture
 def listener(redis_url):
     """A Redis subscriber, as an open page's stream is."""
     client = redis.Redis.from_url(redis_url)

@@ -28,11 +28,6 @@ pytestmark = pytest.mark.django_db
 VALID = {"prompt": "A lighthouse at dusk", "duration": "5", "aspect_ratio": "16:9", "cfg_scale": "0.5"}
 
 
-@pytest.fixture
-def ada(django_user_model):
-    return django_user_model.objects.create_user("ada", password="a long enough password")
-
-
 class Captured:
     def __init__(self):
         self.stream = io.StringIO()

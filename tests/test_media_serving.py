@@ -21,16 +21,6 @@ from tests.factories import make_generation
 pytestmark = pytest.mark.django_db
 
 
-@pytest.fixture
-def ada(django_user_model):
-    return django_user_model.objects.create_user("ada", password="a long enough password")
-
-
-@pytest.fixture
-def outsider(django_user_model):
-    return django_user_model.objects.create_user("oscar", password="a long enough password")
-
-
 def stored(user, video: bytes = b"\x00\x00\x00\x18ftypmp42" + b"v" * 500, **fields) -> Generation:
     generation = make_generation(user, status=Generation.Status.SUCCESS, **fields)
     generation.video.save("video.mp4", ContentFile(video), save=False)

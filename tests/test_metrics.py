@@ -25,11 +25,6 @@ TOKEN = "a-metrics-token-long-enough"
 OUTSIDER = "203.0.113.7"
 
 
-@pytest.fixture
-def ada(django_user_model):
-    return django_user_model.objects.create_user("ada")
-
-
 def scrape(client, **extra) -> dict[tuple[str, tuple], float]:
     """The figures, by (sample name, sorted labels)."""
     response = client.get("/metrics", **extra)

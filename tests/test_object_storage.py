@@ -37,16 +37,6 @@ VIDEO = b"\x00\x00\x00\x18ftypmp42" + bytes(range(256)) * 8
 
 
 @pytest.fixture
-def ada(django_user_model):
-    return django_user_model.objects.create_user("ada", password="a long enough password")
-
-
-@pytest.fixture
-def outsider(django_user_model):
-    return django_user_model.objects.create_user("oscar", password="a long enough password")
-
-
-@pytest.fixture
 def worker_tmp(tmp_path, monkeypatch):
     """This worker's own temporary directory (TMPDIR), empty, shared with no other process."""
     directory = tmp_path / "worker-tmp"

@@ -8,21 +8,10 @@ from __future__ import annotations
 
 import pytest
 
-from accounts.models import Team
 from generations.models import Generation
 from tests.factories import make_generation
 
 pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture
-def owner(django_user_model):
-    return django_user_model.objects.create_user("olivia")
-
-
-@pytest.fixture
-def team(owner) -> Team:
-    return Team.objects.for_user(owner).get()
 
 
 def found(team, text: str) -> set[str]:

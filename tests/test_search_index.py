@@ -30,21 +30,6 @@ pytestmark = pytest.mark.django_db
 
 
 @pytest.fixture
-def owner(django_user_model):
-    return django_user_model.objects.create_user("olivia")
-
-
-@pytest.fixture
-def team(owner) -> Team:
-    return Team.objects.for_user(owner).get()
-
-
-@pytest.fixture
-def outsider(django_user_model):
-    return django_user_model.objects.create_user("oscar")
-
-
-@pytest.fixture
 def through_the_index(monkeypatch):
     """On PostgreSQL, walk only the 3 newest rows, then go to the index at once."""
     monkeypatch.setattr(search, "RECENT_ROWS", 3)

@@ -12,7 +12,6 @@ from django.core.files.base import ContentFile
 from django.db import IntegrityError, transaction
 from django.urls import reverse
 
-from accounts.models import Membership, Team
 from generations.models import Generation, ShareLink
 from generations.sharing import SHARED_FILE_LINK_SECONDS
 from tests.factories import make_generation
@@ -21,31 +20,6 @@ pytestmark = pytest.mark.django_db
 HTMX = {"HTTP_HX_REQUEST": "true"}
 VIDEO = b"\x00\x00\x00\x18ftypmp42" + b"v" * 500
 THUMBNAIL = b"\xff\xd8\xff" + b"t" * 100
-
-
-@pytest.fixture
-def owner(django_user_model):
-    return django_user_model.objects.create_user("olivia", email="olivia@example.com", password="a long password")
-
-
-@pytest.fixture
-def team(owner) -> Team:
-    team = Team.objects.for_user(owner).get()
-    team.name = "Harbour Films"
-    team.save()
-    return team
-
-
-@pytest.fixture
-def teammate(django_user_model, team):
-    user = django_user_model.objects.create_user("tomas", email="tomas@example.com", password="a long password")
-    Membership.objects.create(team=team, user=user)
-    return user
-
-
-@pytest.fixture
-def outsider(django_user_model):
-    return django_user_model.objects.create_user("oscar", password="a long password")
 
 
 @pytest.fixture

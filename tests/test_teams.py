@@ -11,36 +11,9 @@ from django.utils import timezone
 
 from accounts.models import Invite, Membership, Team
 from tests.factories import make_generation
+from tests.people import PASSWORD
 
 pytestmark = pytest.mark.django_db
-
-PASSWORD = "a long enough password"
-
-
-@pytest.fixture
-def owner(django_user_model):
-    return django_user_model.objects.create_user("owner", password=PASSWORD)
-
-
-@pytest.fixture
-def team(owner) -> Team:
-    team = Team.objects.for_user(owner).get()
-    team.name = "Harbour Films"
-    team.save()
-    return team
-
-
-@pytest.fixture
-def teammate(django_user_model, team):
-    """In the owner's team, as a plain member, and in a personal team of their own."""
-    user = django_user_model.objects.create_user("teammate", password=PASSWORD)
-    Membership.objects.create(team=team, user=user, role=Membership.Role.MEMBER)
-    return user
-
-
-@pytest.fixture
-def outsider(django_user_model):
-    return django_user_model.objects.create_user("outsider", password=PASSWORD)
 
 
 @pytest.fixture
@@ -95,7 +68,7 @@ def test_it_shows_the_team_its_members_their_roles_and_when_they_joined(client, 
     html = response.content.decode()
     assert response.status_code == 200
     assert "<h1>Harbour Films</h1>" in html
-    assert "owner" in html and "teammate" in html
+    assert "olivia" in html and "tomas" in html
     assert "<td>Owner</td>" in html and "<td>Member</td>" in html
     joined = Membership.objects.get(user=teammate, team=team).created_at
     assert f'<time datetime="{joined.isoformat()}">' in html
@@ -178,7 +151,7 @@ def test_it_sends_a_logged_out_person_to_log_in_and_back_to_the_invite(client, i
     assert response["Location"] == f"{reverse('login')}?next={join_url}"
     login_page = client.get(response["Location"]).content.decode()
     assert f'href="{reverse("signup")}?next={join_url}"' in login_page  # or signs up first
-    response = client.post(reverse("login"), {"username": "owner", "password": PASSWORD, "next": join_url})
+    response = client.post(reverse("login"), {"username": "olivia", "password": PASSWORD, "next": join_url})
     assert response["Location"] == join_url
 
 
@@ -267,14 +240,14 @@ def test_it_switches_the_current_team_and_goes_back(client, teammate, team):
     client.force_login(teammate)
     own = personal_team(teammate)
     switch(client, own)
-    assert "<h1>teammate&#x27;s team</h1>" in client.get(reverse("teams:detail")).content.decode()
+    assert "<h1>tomas&#x27;s team</h1>" in client.get(reverse("teams:detail")).content.decode()
 
     response = switch(client, team, next_url=reverse("teams:detail"))
     assert response["Location"] == reverse("teams:detail")
     html = client.get(reverse("teams:detail")).content.decode()
     assert "<h1>Harbour Films</h1>" in html
     assert f'<option value="{team.pk}" selected>Harbour Films</option>' in html
-    assert f'<option value="{own.pk}">teammate&#x27;s team</option>' in html
+    assert f'<option value="{own.pk}">tomas&#x27;s team</option>' in html
 
 
 def test_the_switcher_is_in_the_nav_with_a_link_to_the_team_page(client, teammate, team):
@@ -313,7 +286,7 @@ def test_it_asks_the_owner_to_confirm_a_removal(client, owner, teammate, team):
     membership = team.memberships.get(user=teammate)
     client.force_login(owner)
     html = client.get(reverse("teams:remove_member", args=[team.pk, membership.pk])).content.decode()
-    assert "<h1>Remove teammate from Harbour Films?</h1>" in html
+    assert "<h1>Remove tomas from Harbour Films?</h1>" in html
     assert team.has_member(teammate)
 
 
@@ -330,7 +303,7 @@ def test_it_removes_a_member_who_loses_the_team_at_once(client, owner, teammate,
     assert not team.has_member(teammate)
 
     html = teammate_client.get(reverse("teams:detail")).content.decode()
-    assert "<h1>teammate&#x27;s team</h1>" in html  # the session falls back to another team
+    assert "<h1>tomas&#x27;s team</h1>" in html  # the session falls back to another team
     assert "Harbour Films" not in html
     assert switch(teammate_client, team).status_code == 404
 
@@ -365,9 +338,9 @@ def test_it_never_removes_the_last_owner(client, owner, team):
     membership = team.memberships.get(user=owner)
     client.force_login(owner)
     url = reverse("teams:remove_member", args=[team.pk, membership.pk])
-    assert "owner is the only owner of Harbour Films" in client.get(url).content.decode()
+    assert "olivia is the only owner of Harbour Films" in client.get(url).content.decode()
     response = client.post(url, follow=True)
-    assert "owner is the only owner of Harbour Films; a team needs an owner." in response.content.decode()
+    assert "olivia is the only owner of Harbour Films; a team needs an owner." in response.content.decode()
     assert team.is_owner(owner)
 
 
@@ -385,7 +358,7 @@ def test_it_lets_a_member_leave_a_team(client, teammate, team):
     response = client.post(reverse("teams:leave", args=[team.pk]))
     assert response.status_code == 302
     assert not team.has_member(teammate)
-    assert "<h1>teammate&#x27;s team</h1>" in client.get(reverse("teams:detail")).content.decode()
+    assert "<h1>tomas&#x27;s team</h1>" in client.get(reverse("teams:detail")).content.decode()
 
 
 def test_it_keeps_a_person_in_their_only_team(client, outsider):

@@ -11,6 +11,7 @@ from django.utils.html import escape
 
 from generations.models import Generation
 from tests.factories import make_generation
+from tests.people import PASSWORD
 
 pytestmark = pytest.mark.django_db
 
@@ -22,16 +23,6 @@ VALID = {
     "cfg_scale": "0.5",
 }
 HTMX = {"HTTP_HX_REQUEST": "true"}
-
-
-@pytest.fixture
-def owner(django_user_model):
-    return django_user_model.objects.create_user("owner", password="a long enough password")
-
-
-@pytest.fixture
-def outsider(django_user_model):
-    return django_user_model.objects.create_user("outsider", password="a long enough password")
 
 
 @pytest.fixture
@@ -242,7 +233,7 @@ def test_the_api_key_never_reaches_a_page(client, owner, generation, settings):
 
 
 def test_logging_in_and_out(client, owner):
-    response = client.post(reverse("login"), {"username": "owner", "password": "a long enough password"})
+    response = client.post(reverse("login"), {"username": "olivia", "password": PASSWORD})
     assert response.status_code == 302
     assert client.get(reverse("generations:create")).status_code == 200
     client.post(reverse("logout"))
