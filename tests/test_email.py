@@ -8,7 +8,10 @@ SMTP address on this machine.
 from __future__ import annotations
 
 import logging
+import os
 import re
+import subprocess
+import sys
 import time
 from unittest import mock
 
@@ -19,7 +22,7 @@ from django.urls import reverse
 
 from accounts import email_confirmation
 from accounts.models import Invite, Membership, Team
-from kling_studio.localservices import free_port
+from kling_studio.localservices import BASE_DIR, free_port
 from kling_studio.observability import JsonFormatter, TextFormatter
 from kling_studio.reporting import SecretsMaskingFilter
 
@@ -342,3 +345,14 @@ def test_the_mail_servers_password_is_masked_on_the_debug_page_and_in_every_log_
     for formatter in (TextFormatter("%(message)s"), JsonFormatter()):
         line = formatter.format(record)
         assert "hunter2hunter2" not in line and "login ******** refused" in line
+
+
+def test_without_email_url_a_process_prints_its_mail_on_the_console_as_make_run_shows_it():
+    clean = {name: value for name, value in os.environ.items() if not name.startswith(("EMAIL_", "DEFAULT_FROM"))}
+    result = subprocess.run(
+        [sys.executable, "manage.py", "sendtestemail", "grace@example.com"],
+        cwd=BASE_DIR, env=clean, capture_output=True, text=True, timeout=60,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    assert "To: grace@example.com" in result.stdout
+    assert "From: Kling Studio <studio@localhost>" in result.stdout
