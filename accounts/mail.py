@@ -22,7 +22,7 @@ def send(template: str, context: dict[str, object], to: str) -> bool:
     body = render_to_string(f"{template}.txt", context)
     try:
         send_mail(subject, body, None, [to])
-    except (smtplib.SMTPException, OSError, UnicodeError) as exc:
+    except (smtplib.SMTPException, OSError, ValueError) as exc:  # ValueError: an address or header it cannot encode
         # The address is the person's own business: the line says which mail, not to whom.
         logger.warning("Could not send the %s mail: %s", template.rsplit("/", 1)[-1], type(exc).__name__)
         return False
