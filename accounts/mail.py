@@ -48,3 +48,11 @@ def within_hourly_limit(key: str, limit: int) -> bool:
     except Exception:  # a Redis away must not stop an invite
         logger.warning("Mail limit unavailable; sending without it")
         return True
+
+
+def send_invite(invite, to: str, url: str) -> bool:
+    """Mail an invite's link to `to`, naming the team and who invites."""
+    from accounts.models import INVITE_DAYS
+
+    context = {"team": invite.team, "inviter": invite.created_by, "url": url, "days": INVITE_DAYS}
+    return send("accounts/email/invite", context, to)

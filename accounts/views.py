@@ -14,7 +14,7 @@ from accounts import email_confirmation, mail
 from accounts.email_views import tell_about_confirmation
 from accounts.forms import InviteByEmailForm, SignupForm, SwitchTeamForm, TeamNameForm
 from accounts.middleware import switch_team
-from accounts.models import Invite, Team, TeamRuleError
+from accounts.models import INVITE_DAYS, Invite, Team, TeamRuleError
 from generations.models import ShareLink
 from kling_studio.redirects import safe_next
 
@@ -110,14 +110,14 @@ def email_invite(request: HttpRequest, team_id: int) -> HttpResponse:
     if not mail.within_hourly_limit(f"invites:{request.user.pk}", INVITE_MAILS_PER_HOUR):
         form.add_error("email", f"You sent {INVITE_MAILS_PER_HOUR} invites this hour; send more later.")
         return _render_team_page(request, team, invite_form=form)
-    invite = team.create_invite(created_by=request.user)
-    address = form.cleaned_data["email"]
-    context = {"team": team, "inviter": request.user, "url": request.build_absolute_uri(invite.get_absolute_url())}
-    if not mail.send("accounts/email/invite", context, address):
-        invite.revoke()
+    invite, address = team.create_invite(created_by=request.user), form.cleaned_data["email"]
+    if not mail.send_invite(invite, address, request.build_absolute_uri(invite.get_absolute_url())):
+        invite.revoke()  # a link nobody received should not stay usable
         form.add_error("email", f"The studio could not send mail to {address} just now. Try again in a few minutes.")
         return _render_team_page(request, team, invite_form=form)
-    messages.success(request, f"Invite sent to {address}. The link in it works for 7 days, or until you revoke it.")
+    messages.success(
+        request, f"Invite sent to {address}. The link in it works for {INVITE_DAYS} days, or until revoked."
+    )
     return redirect(reverse("teams:detail") + f"#invite-{invite.pk}")
 
 

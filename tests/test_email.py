@@ -279,6 +279,7 @@ def test_an_owner_mails_an_invite_naming_the_team_and_the_link_works(client, mai
     assert message.to == ["grace@example.com"]
     assert message.subject == "olivia invites you to Harbour Films in Kling Studio"
     assert 'join the team "Harbour Films"' in message.body
+    assert "The link works for 7 days. If you do not know olivia, ignore this mail." in message.body
     invite = Invite.objects.usable().get(team=team)
     assert link_in(message) == invite.get_absolute_url()
 
