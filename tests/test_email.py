@@ -357,3 +357,22 @@ def test_without_email_url_a_process_prints_its_mail_on_the_console_as_make_run_
     assert result.returncode == 0, result.stderr
     assert "To: grace@example.com" in result.stdout
     assert "From: Kling Studio <studio@localhost>" in result.stdout
+
+
+def test_password_pages_are_the_studios_own(client, grace):
+    client.force_login(grace)
+    page = client.get(reverse("password_change")).content.decode()
+    assert "<h1>Change your password</h1>" in page and "Kling Studio" in page
+    response = client.post(
+        reverse("password_change"),
+        {"old_password": PASSWORD, "new_password1": "another long password", "new_password2": "another long password"},
+        follow=True,
+    )
+    assert "<h1>Your password is changed</h1>" in response.content.decode()
+
+
+def test_a_person_locked_out_of_logging_in_is_offered_a_reset_by_email(client, grace, settings):
+    for _ in range(settings.AXES_FAILURE_LIMIT):
+        response = client.post(reverse("login"), {"username": "grace", "password": "wrong"})
+    assert "Too many attempts" in response.content.decode()
+    assert f'<a href="{reverse("password_reset")}">Reset it by email</a>' in response.content.decode()
