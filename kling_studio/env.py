@@ -4,7 +4,7 @@ parsed stops the process with ImproperlyConfigured naming the variable."""
 from __future__ import annotations
 
 import os
-from urllib.parse import parse_qs, urlsplit
+from urllib.parse import parse_qs, unquote, urlsplit
 
 from django.core.exceptions import ImproperlyConfigured
 
@@ -83,6 +83,10 @@ def envemail(name: str, default: str) -> dict[str, object]:
         ) from None
     if all(query.get(option, ["False"])[-1] in ("True", "true", "1") for option in ("tls", "ssl")):
         raise ImproperlyConfigured(f"{name} may ask for tls or for ssl, not both")
+    if scheme == "file":  # file:///var/mail is the directory /var/mail (dj-email-url drops the slash)
+        config["EMAIL_FILE_PATH"] = unquote(urlsplit(value).path)
+        if not config["EMAIL_FILE_PATH"].startswith("/"):
+            raise ImproperlyConfigured(f"{name} must name a directory, as in file:///var/mail, not {value!r}")
     if config["EMAIL_TIMEOUT"] is None:
         config["EMAIL_TIMEOUT"] = 10  # a web request that sends a mail must not wait on a server for ever
     return config

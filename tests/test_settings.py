@@ -55,6 +55,7 @@ def test_the_defaults_run_the_studio_locally():
         ({"EMAIL_URL": "smtp://mail.example/?starttls=True"}, "EMAIL_URL has an unknown option 'starttls'"),
         ({"EMAIL_URL": "smtp://mail.example/?tls=True&ssl=True"}, "EMAIL_URL may ask for tls or for ssl, not both"),
         ({"DEFAULT_FROM_EMAIL": "Kling Studio"}, "DEFAULT_FROM_EMAIL must be an address"),
+        ({"EMAIL_URL": "file://"}, "EMAIL_URL must name a directory, as in file:///var/mail"),
     ],
 )
 def test_a_bad_value_stops_the_process_naming_the_variable(env, message):
@@ -116,3 +117,12 @@ def test_an_smtp_url_without_options_is_plain_smtp_with_a_timeout():
             "studio@example.com",
         ]
     )
+
+
+def test_a_file_url_names_the_directory_mail_is_written_to():
+    code = "import kling_studio.settings as s; print(s.EMAIL_BACKEND, s.EMAIL_FILE_PATH)"
+    result = subprocess.run(
+        [sys.executable, "-c", code], cwd=BASE_DIR, env={**os.environ, "EMAIL_URL": "file:///var/mail/studio"},
+        capture_output=True, text=True,
+    )  # fmt: skip
+    assert result.stdout.split() == ["django.core.mail.backends.filebased.EmailBackend", "/var/mail/studio"]
