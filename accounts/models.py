@@ -104,8 +104,11 @@ def _invite_token() -> str:
     return secrets.token_urlsafe(24)
 
 
+INVITE_DAYS = 7
+
+
 def _invite_expiry():
-    return timezone.now() + timedelta(days=7)
+    return timezone.now() + timedelta(days=INVITE_DAYS)
 
 
 class InviteQuerySet(models.QuerySet["Invite"]):

@@ -14,6 +14,7 @@ urlpatterns = [
     path("<int:team_id>/rename/", views.rename, name="rename"),
     path("<int:team_id>/leave/", views.leave, name="leave"),
     path("<int:team_id>/invites/", views.create_invite, name="create_invite"),
+    path("<int:team_id>/invites/email/", views.email_invite, name="email_invite"),
     path("<int:team_id>/invites/<int:invite_id>/revoke/", views.revoke_invite, name="revoke_invite"),
     path("<int:team_id>/members/<int:membership_id>/remove/", views.remove_member, name="remove_member"),
 ]

@@ -4,6 +4,7 @@ parsed stops the process with ImproperlyConfigured naming the variable."""
 from __future__ import annotations
 
 import os
+from urllib.parse import parse_qs, unquote, urlsplit
 
 from django.core.exceptions import ImproperlyConfigured
 
@@ -49,3 +50,51 @@ def envchoice(name: str, default: str, choices: tuple[str, ...]) -> str:
     if value not in choices:
         raise ImproperlyConfigured(f"{name} must be one of {', '.join(choices)}, not {value!r}")
     return value
+
+
+EMAIL_URL_OPTIONS = {"tls", "ssl", "timeout"}
+EMAIL_URL_SCHEMES = ("smtp", "submission", "console", "file", "memory", "dummy")
+
+
+def envemail(name: str, default: str) -> dict[str, object]:
+    """Django's EMAIL_* settings from an email URL (dj-email-url), refusing what it would guess at:
+    an unknown scheme, an unknown option, a yes/no that is neither, a port or timeout that is
+    not a number, both TLS and SSL."""
+    import dj_email_url
+
+    value = os.getenv(name, default)
+    scheme, separator, _ = value.partition("://")
+    if scheme not in EMAIL_URL_SCHEMES or not separator:
+        raise ImproperlyConfigured(
+            f"{name} must be an email URL ({', '.join(f'{s}://' for s in EMAIL_URL_SCHEMES)}), "
+            f"not {_without_password(value)!r}"
+        )
+    query = parse_qs(urlsplit(value).query, keep_blank_values=True)
+    for option, values in query.items():
+        if option not in EMAIL_URL_OPTIONS:
+            raise ImproperlyConfigured(f"{name} has an unknown option {option!r}; it takes tls, ssl and timeout")
+        if option in ("tls", "ssl") and values[-1] not in ("True", "False", "true", "false", "1", "0"):
+            raise ImproperlyConfigured(f"{name}'s {option} must be True or False, not {values[-1]!r}")
+    try:
+        config = dj_email_url.parse(value)
+    except ValueError:
+        raise ImproperlyConfigured(
+            f"{name} must have a numeric port and timeout, not {_without_password(value)!r}"
+        ) from None
+    if all(query.get(option, ["False"])[-1] in ("True", "true", "1") for option in ("tls", "ssl")):
+        raise ImproperlyConfigured(f"{name} may ask for tls or for ssl, not both")
+    if scheme == "file":  # file:///var/mail is the directory /var/mail (dj-email-url drops the slash)
+        config["EMAIL_FILE_PATH"] = unquote(urlsplit(value).path)
+        if not config["EMAIL_FILE_PATH"].startswith("/"):
+            raise ImproperlyConfigured(f"{name} must name a directory, as in file:///var/mail, not {value!r}")
+    if config["EMAIL_TIMEOUT"] is None:
+        config["EMAIL_TIMEOUT"] = 10  # a web request that sends a mail must not wait on a server for ever
+    return config
+
+
+def _without_password(url: str) -> str:
+    """The URL as an error may show it: with its password masked."""
+    parts = urlsplit(url)
+    if parts.password is None:
+        return url
+    return url.replace(f":{parts.password}@", ":********@", 1)

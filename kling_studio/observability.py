@@ -6,7 +6,8 @@ and sent back in the response). The context lives in context variables: a reques
 in its middleware and views, a task in its body, and each task starts from none.
 
 Lines are JSON (python-json-logger) or text, as LOG_FORMAT says; both formatters take known
-secrets (the API key, the metrics token, the secret key, passwords inside URLs) out of the
+secrets (the API key, the metrics token, the secret key, the mail server's password,
+passwords inside URLs) out of the
 finished line, whatever put them there. Sentry is set up only when SENTRY_DSN is set.
 """
 
@@ -79,7 +80,7 @@ def redact(text: str) -> str:
 
     if not settings.configured:
         return text
-    for name in ("GMI_API_KEY", "METRICS_TOKEN", "SECRET_KEY", "AWS_SECRET_ACCESS_KEY"):
+    for name in ("GMI_API_KEY", "METRICS_TOKEN", "SECRET_KEY", "AWS_SECRET_ACCESS_KEY", "EMAIL_HOST_PASSWORD"):
         secret = getattr(settings, name, "")
         if isinstance(secret, str) and len(secret) >= 8:
             text = text.replace(secret, MASK).replace(json.dumps(secret)[1:-1], MASK)

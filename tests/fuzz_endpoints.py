@@ -71,6 +71,7 @@ ON = s.choice("studio", "detail", "gallery")
 PASSWORDS = st.one_of(st.just(PASSWORD), st.sampled_from(["correct horse battery", "short", "12345678"]), s.nasty())
 USERNAMES = st.one_of(s.refs("username.owner", "username.outsider"), st.sampled_from(["grace", "olivia"]), s.nasty())
 NEXT = s.next_urls()
+EMAILS = st.sampled_from(["grace@example.com", "OLIVIA@example.com", "grace@", "a@b", "é@ü.example", "x" * 260])
 CREATE_FORM = s.form(
     {
         "prompt": s.prompts(),
@@ -190,7 +191,9 @@ ENDPOINTS: dict[str, Endpoint] = {
     # Accounts (the sign-up page is the studio's; the rest is django.contrib.auth's)
     "signup": Endpoint(
         methods=("GET", "POST"),
-        body=s.form({"username": USERNAMES, "password1": PASSWORDS, "password2": PASSWORDS, "next": NEXT}),
+        body=s.form(
+            {"username": USERNAMES, "email": EMAILS, "password1": PASSWORDS, "password2": PASSWORDS, "next": NEXT}
+        ),
         examples=40,
     ),
     "login": Endpoint(
@@ -220,6 +223,14 @@ ENDPOINTS: dict[str, Endpoint] = {
         examples=20,
     ),
     "password_reset_complete": Endpoint(examples=5),
+    # One's own email address, and the link that confirms it (any text at all, or a real one)
+    "email_address": Endpoint(methods=("GET", "POST"), body=s.form({"email": EMAILS}), examples=20),
+    "send_email_confirmation": Endpoint(methods=("POST",), examples=10),
+    "confirm_email": Endpoint(
+        params={"token": s.path_text("confirmation.token")},
+        seeds=(Probe(params={"token": "\x00"}), Probe(params={"token": "a:b:c"}), Probe(params={"token": "e30:1:2"})),
+        examples=20,
+    ),
     # Teams
     "teams:detail": Endpoint(),
     "teams:switch": Endpoint(
@@ -237,6 +248,9 @@ ENDPOINTS: dict[str, Endpoint] = {
     ),
     "teams:leave": team_endpoint(),
     "teams:create_invite": team_endpoint(),
+    "teams:email_invite": Endpoint(
+        methods=("POST",), params={"team_id": s.path_ids(*s.TEAM_IDS)}, body=s.form({"email": EMAILS}), examples=20
+    ),
     "teams:revoke_invite": team_endpoint(invite_id=s.path_ids(*s.INVITE_IDS)),
     "teams:remove_member": team_endpoint(methods=("GET", "POST"), membership_id=s.path_ids(*s.MEMBERSHIP_IDS)),
     # Operations: a health probe and a metrics scrape, by anyone (each answers only whom it should)

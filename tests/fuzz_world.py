@@ -16,6 +16,7 @@ from django.utils import timezone
 from django.utils.encoding import force_bytes
 from django.utils.http import urlsafe_base64_encode
 
+from accounts import email_confirmation
 from accounts.models import Invite, Membership, Team
 from generations.gallery import PAGE_SIZE, Cursor
 from generations.models import Favourite, Generation, ShareLink
@@ -139,6 +140,7 @@ def build_world(django_user_model) -> World:
         "cursor.outsider": Cursor.after(generations["outsider"]).encode(),
         "reset.uidb64": urlsafe_base64_encode(force_bytes(owner.pk)),
         "reset.token": default_token_generator.make_token(owner),
+        "confirmation.token": email_confirmation.make_token(owner),
         **{
             f"contenttype.{name}": str(ContentType.objects.get_for_model(model).pk)
             for name, model in (("generation", Generation), ("team", Team), ("user", django_user_model))

@@ -14,6 +14,7 @@ def sign_up(page, studio_server, username: str = "grace") -> None:
     """Create an account through the sign-up form; the person lands on the studio."""
     page.goto(f"{studio_server.url}/accounts/signup/")
     page.get_by_label("Username").fill(username)
+    page.get_by_label("Email").fill(f"{username}@example.com")
     page.get_by_label("Password", exact=True).fill("correct horse battery staple")
     page.get_by_label("Password confirmation").fill("correct horse battery staple")
     page.get_by_role("button", name="Sign up").click()

@@ -142,7 +142,7 @@ def csrf_token(page: str) -> str:
 
 def sign_up(person: requests.Session, web: WebProcess, username: str) -> None:
     form = person.get(f"{web.url}/accounts/signup/", timeout=30)
-    fields = {"username": username, "password1": PASSWORD, "password2": PASSWORD}
+    fields = {"username": username, "email": f"{username}@example.com", "password1": PASSWORD, "password2": PASSWORD}
     answer = person.post(form.url, data={"csrfmiddlewaretoken": csrf_token(form.text), **fields}, timeout=30)
     assert (answer.status_code, answer.url) == (200, f"{web.url}/"), answer.text[-2000:]
 

@@ -35,7 +35,12 @@ def switch(client, team: Team, next_url: str = ""):
 def test_it_gives_a_new_account_its_own_team_which_it_owns(client):
     response = client.post(
         reverse("signup"),
-        {"username": "grace", "password1": "correct horse battery", "password2": "correct horse battery"},
+        {
+            "username": "grace",
+            "email": "grace@example.com",
+            "password1": "correct horse battery",
+            "password2": "correct horse battery",
+        },
     )
     assert response.status_code == 302
     team = Team.objects.get(memberships__user__username="grace")
@@ -48,13 +53,23 @@ def test_it_sends_a_new_account_on_to_a_safe_next_page(client, invite):
     join_url = reverse("teams:join", args=[invite.token])
     signup_page = client.get(reverse("signup"), {"next": join_url}).content.decode()
     assert f'name="next" value="{join_url}"' in signup_page
-    fields = {"username": "grace", "password1": "correct horse battery", "password2": "correct horse battery"}
+    fields = {
+        "username": "grace",
+        "email": "grace@example.com",
+        "password1": "correct horse battery",
+        "password2": "correct horse battery",
+    }
     response = client.post(reverse("signup"), {**fields, "next": join_url})
     assert response["Location"] == join_url
 
 
 def test_it_ignores_a_next_page_on_another_site_after_signing_up(client):
-    fields = {"username": "grace", "password1": "correct horse battery", "password2": "correct horse battery"}
+    fields = {
+        "username": "grace",
+        "email": "grace@example.com",
+        "password1": "correct horse battery",
+        "password2": "correct horse battery",
+    }
     response = client.post(reverse("signup"), {**fields, "next": "https://evil.example/"})
     assert response["Location"] == reverse("generations:create")
 
@@ -144,9 +159,17 @@ def test_it_lets_the_owner_revoke_an_invite(client, owner, team, invite):
     assert invite.token not in client.get(reverse("teams:detail")).content.decode()
 
 
-def test_it_sends_a_logged_out_person_to_log_in_and_back_to_the_invite(client, invite):
+def test_it_shows_a_logged_out_person_the_team_and_sends_them_to_log_in_and_back(client, invite):
     join_url = reverse("teams:join", args=[invite.token])
     response = client.get(join_url)
+    html = response.content.decode()
+    assert response.status_code == 200
+    assert "<h1>Join Harbour Films?</h1>" in html
+    assert "owner invited you to Harbour Films" in html
+    assert f'href="{reverse("signup")}?next={join_url}"' in html  # signs up first
+    assert f'href="{reverse("login")}?next={join_url}"' in html
+    assert '<form method="post"' not in html.split("<main", 1)[1].split("</main>", 1)[0]  # no join button yet
+    response = client.post(join_url)  # a POST without a log-in joins nobody
     assert response.status_code == 302
     assert response["Location"] == f"{reverse('login')}?next={join_url}"
     login_page = client.get(response["Location"]).content.decode()

@@ -54,7 +54,12 @@ def test_every_studio_page_needs_a_login(client, generation):
 def test_signing_up_logs_the_person_in(client):
     response = client.post(
         reverse("signup"),
-        {"username": "grace", "password1": "correct horse battery", "password2": "correct horse battery"},
+        {
+            "username": "grace",
+            "email": "grace@example.com",
+            "password1": "correct horse battery",
+            "password2": "correct horse battery",
+        },
     )
     assert response.status_code == 302
     assert client.get(reverse("generations:create")).status_code == 200
