@@ -4,6 +4,7 @@ parsed stops the process with ImproperlyConfigured naming the variable."""
 from __future__ import annotations
 
 import os
+from decimal import Decimal, InvalidOperation
 
 from django.core.exceptions import ImproperlyConfigured
 
@@ -49,3 +50,17 @@ def envchoice(name: str, default: str, choices: tuple[str, ...]) -> str:
     if value not in choices:
         raise ImproperlyConfigured(f"{name} must be one of {', '.join(choices)}, not {value!r}")
     return value
+
+
+def envdecimal(name: str, default: str, places: int = 4) -> Decimal:
+    """A sum of money: a plain decimal number, zero or more, with at most `places` decimals."""
+    value = os.getenv(name, default)
+    try:
+        number = Decimal(value)
+    except InvalidOperation:
+        number = None
+    if number is None or not number.is_finite() or number < 0 or number.as_tuple().exponent < -places:
+        raise ImproperlyConfigured(
+            f"{name} must be an amount of 0 or more with at most {places} decimals, such as 0.35, not {value!r}"
+        )
+    return number
