@@ -6,10 +6,13 @@ import os
 import re
 import subprocess
 import sys
+import threading
+import time
 from datetime import timedelta
 from decimal import Decimal
 
 import pytest
+from django.db import connection
 from django.urls import reverse
 from django.utils import timezone
 
@@ -423,3 +426,35 @@ def test_a_revoked_or_made_up_invite_does_not_open_sign_up(client, settings, own
     invite.revoke()
     for next_url in (invite.get_absolute_url(), "/teams/join/made-up-token/", "/teams/", "/teams/join/%00/"):
         assert client.get(reverse("signup"), {"next": next_url}).status_code == 403
+
+
+@pytest.mark.django_db(transaction=True)
+def test_two_submits_at_the_edge_of_the_budget_at_the_same_time_make_one_generation(owner, team, monkeypatch):
+    set_budget(team, "0.30")  # room for one 5-second video
+    checked = billing.budget_refusal
+
+    def slow_check(team, duration):  # both requests check before either saves, were it check-then-act
+        refusal = checked(team, duration)
+        time.sleep(0.5)
+        return refusal
+
+    monkeypatch.setattr(billing, "budget_refusal", slow_check)
+    start, outcomes = threading.Barrier(2), []
+
+    def submit() -> None:
+        start.wait()
+        try:
+            billing.save_within_budget(Generation(team=team, created_by=owner, prompt=PROMPT))
+            outcomes.append("saved")
+        except OverBudget:
+            outcomes.append("refused")
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=submit) for _ in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(30)
+    assert sorted(outcomes) == ["refused", "saved"]
+    assert Generation.objects.count() == 1
