@@ -458,3 +458,14 @@ def test_two_submits_at_the_edge_of_the_budget_at_the_same_time_make_one_generat
         thread.join(30)
     assert sorted(outcomes) == ["refused", "saved"]
     assert Generation.objects.count() == 1
+
+
+def test_the_admin_lists_charges_and_changes_none(client, django_user_model, owner, team):
+    made = charged(owner, team, "10")
+    client.force_login(django_user_model.objects.create_superuser("root", "root@example.com", PASSWORD))
+    changelist = client.get(reverse("admin:generations_charge_changelist"), {"q": "Harbour"})
+    assert changelist.status_code == 200
+    assert "Harbour Films" in changelist.content.decode()
+    assert client.get(reverse("admin:generations_charge_add")).status_code == 403
+    assert client.post(reverse("admin:generations_charge_delete", args=[made.pk]), {"post": "yes"}).status_code == 403
+    assert Charge.objects.filter(pk=made.pk).exists()
