@@ -47,6 +47,12 @@ def money(amount: Decimal) -> str:
     return f"{currency}{' ' if currency[-1].isalpha() else ''}{shown}"
 
 
+def price_list() -> str:
+    """Every duration's price, in words: "5 seconds $0.30, 10 seconds $0.60"."""
+    durations = sorted(settings.GMI_PRICES, key=int)
+    return ", ".join(f"{duration} seconds {money(settings.GMI_PRICES[duration])}" for duration in durations)
+
+
 @dataclass(frozen=True, order=True)
 class Month:
     """A calendar month in the studio's time zone, written as in the usage page's URL: 2026-11."""

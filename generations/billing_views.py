@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
@@ -23,7 +22,7 @@ def _render_usage(request: HttpRequest, team: Team, month: Month, form: BudgetFo
         "usage": billing.usage_of(team, month),
         "is_owner": team.is_owner(request.user),
         "budget_form": form or BudgetForm(instance=team),
-        "prices": sorted(settings.GMI_PRICES.items(), key=lambda item: int(item[0])),
+        "prices": billing.price_list(),
         **extra,
     }
     return render(request, "generations/usage.html", context)

@@ -3,7 +3,7 @@ from __future__ import annotations
 from django import forms
 
 from accounts.models import Team
-from generations import rules
+from generations import billing, rules
 from generations.models import Generation
 
 
@@ -46,6 +46,10 @@ class GenerationForm(forms.ModelForm):
     )
 
     prompt_limit_display = f"{rules.PROMPT_MAX_LENGTH:,}"
+
+    @property
+    def prices_display(self) -> str:
+        return billing.price_list()
 
     class Meta:
         model = Generation

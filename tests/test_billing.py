@@ -389,6 +389,19 @@ def test_an_outsider_gets_404_for_another_teams_budget(client, outsider, team):
     assert team.monthly_budget is None
 
 
+def test_the_create_form_and_the_usage_page_say_what_each_duration_costs(client, owner, team, settings):
+    settings.GMI_PRICES = {"10": Decimal("0.56"), "5": Decimal("0.28")}
+    client.force_login(owner)
+    assert (
+        "Each video costs 5 seconds $0.28, 10 seconds $0.56."
+        in client.get(reverse("generations:create")).content.decode()
+    )
+    assert (
+        "at the price then: 5 seconds $0.28, 10 seconds $0.56."
+        in client.get(reverse("generations:usage")).content.decode()
+    )
+
+
 def test_the_detail_page_shows_what_a_generation_cost(client, owner, team):
     made = charged(owner, team, "10")
     client.force_login(owner)
