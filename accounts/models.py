@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import secrets
 from datetime import timedelta
+from urllib.parse import urlsplit
 
 from django.conf import settings
 from django.db import models, transaction
-from django.urls import reverse
+from django.urls import Resolver404, resolve, reverse
 from django.utils import timezone
 
 
@@ -33,6 +34,9 @@ class Team(models.Model):
     name = models.CharField(max_length=100)
     created_at = models.DateTimeField(default=timezone.now)
     members = models.ManyToManyField(settings.AUTH_USER_MODEL, through="Membership", related_name="teams")
+    # The most the team may spend on generations in a calendar month (UTC); none: no limit.
+    # Set by an owner on the usage page; the rule is in generations/billing.py.
+    monthly_budget = models.DecimalField(max_digits=10, decimal_places=2, null=True, blank=True)
 
     objects = TeamQuerySet.as_manager()
 
@@ -114,6 +118,16 @@ def _invite_expiry():
 class InviteQuerySet(models.QuerySet["Invite"]):
     def usable(self) -> InviteQuerySet:
         return self.filter(revoked_at__isnull=True, expires_at__gt=timezone.now())
+
+    def opened_by(self, path: str) -> Invite | None:
+        """The usable invite whose join page `path` is (a sign-up's `next`), if any."""
+        try:
+            match = resolve(urlsplit(path).path)
+        except (Resolver404, ValueError):
+            return None
+        if match.view_name != "teams:join":
+            return None
+        return self.usable().filter(token=match.kwargs["token"]).first()
 
 
 class Invite(models.Model):

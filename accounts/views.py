@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth import login
 from django.contrib.auth.decorators import login_required
@@ -64,6 +65,8 @@ def signup(request: HttpRequest) -> HttpResponse:
     next_url = safe_next(request)
     if request.user.is_authenticated:
         return redirect(next_url or "generations:create")
+    if not settings.ALLOW_SIGNUP and Invite.objects.opened_by(next_url) is None:
+        return render(request, "registration/signup_closed.html", {"next": next_url}, status=403)
     form = SignupForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
         user = form.save()

@@ -2,7 +2,7 @@ from django.contrib import admin
 from django.db.models import QuerySet
 from django.http import HttpRequest
 
-from generations.models import Favourite, Generation, ShareLink
+from generations.models import Charge, Favourite, Generation, ShareLink
 
 
 @admin.register(Generation)
@@ -45,3 +45,23 @@ class ShareLinkAdmin(admin.ModelAdmin):
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[ShareLink]:
         return super().get_queryset(request).select_related("generation", "created_by", "revoked_by")
+
+
+@admin.register(Charge)
+class ChargeAdmin(admin.ModelAdmin):
+    """What the team was charged: a record of the service's bills, read here, never edited."""
+
+    list_display = ["created_at", "team", "created_by", "generation", "duration", "amount"]
+    list_filter = ["created_at", "duration"]
+    list_select_related = ["team", "created_by", "generation"]
+    search_fields = ["team__name", "created_by__username"]
+    date_hierarchy = "created_at"
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj=None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj=None) -> bool:
+        return False

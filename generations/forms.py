@@ -2,7 +2,8 @@ from __future__ import annotations
 
 from django import forms
 
-from generations import rules
+from accounts.models import Team
+from generations import billing, rules
 from generations.models import Generation
 
 
@@ -46,6 +47,10 @@ class GenerationForm(forms.ModelForm):
 
     prompt_limit_display = f"{rules.PROMPT_MAX_LENGTH:,}"
 
+    @property
+    def prices_display(self) -> str:
+        return billing.price_list()
+
     class Meta:
         model = Generation
         fields = ["prompt", "negative_prompt", "duration", "aspect_ratio", "cfg_scale"]
@@ -73,3 +78,28 @@ class GenerationForm(forms.ModelForm):
     def remix_of(cls, generation: Generation) -> GenerationForm:
         """A form filled with another generation's parameters, to tweak and send."""
         return cls(initial={field: getattr(generation, field) for field in cls.Meta.fields})
+
+
+class BudgetForm(forms.ModelForm):
+    """A team's monthly budget, set by an owner; empty for none."""
+
+    monthly_budget = forms.DecimalField(
+        label="Monthly budget",
+        required=False,
+        min_value=0,
+        max_digits=10,
+        decimal_places=2,
+        widget=forms.NumberInput(attrs={"step": "0.01", "min": "0", "inputmode": "decimal"}),
+        help_text="The most the team may spend on videos in a calendar month. Leave it empty for no budget.",
+        error_messages={
+            "invalid": "Write the budget as an amount, such as 50 or 49.50.",
+            "min_value": "A budget cannot be below 0.",
+            "max_digits": "That budget is too large.",
+            "max_whole_digits": "That budget is too large.",
+            "max_decimal_places": "A budget has at most 2 decimals.",
+        },
+    )
+
+    class Meta:
+        model = Team
+        fields = ["monthly_budget"]

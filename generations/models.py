@@ -170,8 +170,7 @@ class Generation(models.Model):
     @property
     def queued_for(self) -> timedelta | None:
         """From sending to the service starting work on it."""
-        start = self.submitted_at or self.remote_queued_at
-        end = self.processing_at or self.finished_at
+        start, end = self.submitted_at or self.remote_queued_at, self.processing_at or self.finished_at
         return end - start if start and end else None
 
     @property
@@ -400,5 +399,6 @@ class Favourite(models.Model):
         return f"{self.user} likes generation {self.generation_id}"
 
 
-# Share links are a concern of their own (generations/sharing.py); the app registers the model here.
+# Concerns of their own (generations/sharing.py, billing.py); the app registers their models here.
+from generations.billing import Charge  # noqa: E402, F401
 from generations.sharing import ShareLink  # noqa: E402, F401

@@ -13,11 +13,12 @@ from datetime import timedelta
 
 from celery import shared_task
 from django.conf import settings
+from django.db import transaction
 from django.utils import timezone
 from kombu.exceptions import OperationalError
 from redis import RedisError
 
-from generations import failures, poller, storing
+from generations import billing, failures, poller, storing
 from generations.gmi import GMIClient, GMIError, NotFoundError, RateLimitedError, RemoteRequest, describe
 from generations.models import Generation
 from generations.rules import InvalidParameters
@@ -72,7 +73,11 @@ def send_claimed(generation: Generation) -> None:
 def record_or_cancel(generation: Generation, remote: RemoteRequest) -> bool:
     """Record the request sent for a generation; if the person cancelled it meanwhile, the
     request is nobody's: ask the service to stop it."""
-    if generation.record_submission(remote):
+    with transaction.atomic():  # the request id and what it cost, together
+        recorded = generation.record_submission(remote)
+        if recorded:
+            billing.charge(generation)
+    if recorded:
         logger.info("Generation %s sent as request %s", generation.pk, remote.request_id)
         return True
     generation.refresh_from_db()

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from generations import gallery_views, live_views, share_views, views
+from generations import billing_views, gallery_views, live_views, share_views, views
 
 app_name = "generations"
 
@@ -10,6 +10,8 @@ urlpatterns = [
     path("live/", live_views.live_cards, name="live_cards"),
     path("live/events/", live_views.events, name="events"),
     path("gallery/bulk/", gallery_views.bulk, name="bulk"),
+    path("usage/", billing_views.usage, name="usage"),
+    path("usage/<int:team_id>/budget/", billing_views.set_budget, name="set_budget"),
     path("generations/<int:pk>/", views.detail, name="detail"),
     path("generations/<int:pk>/card/", live_views.card, name="card"),
     path("generations/<int:pk>/retry/", views.retry, name="retry"),

@@ -9,6 +9,7 @@ from django.http import HttpRequest, HttpResponse, HttpResponseBase
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
+from generations import billing
 from generations.forms import GenerationForm
 from generations.media import file_response
 from generations.models import Generation
@@ -36,7 +37,8 @@ QUEUED_LATER = (
 
 
 def _start(request: HttpRequest, form: GenerationForm, sent_message: str) -> Generation:
-    """Save the generation, then queue it for a worker: the API is never called here.
+    """Save the generation, then queue it for a worker: the API is never called here. One
+    that would go past the team's monthly budget raises `billing.OverBudget`, saving nothing.
 
     The row is the outbox: when the queue cannot take the task, the person is told it
     will be sent shortly, and beat's recovery sends it once the queue is back.
@@ -44,7 +46,7 @@ def _start(request: HttpRequest, form: GenerationForm, sent_message: str) -> Gen
     generation = form.save(commit=False)
     generation.created_by = request.user
     generation.team = request.team
-    generation.save()
+    billing.save_within_budget(generation)  # OverBudget: nothing saved, nothing sent
     bind(generation)
     logger.info("Generation %s created by user %s", generation.pk, request.user.pk)
 
@@ -75,12 +77,20 @@ def _studio_context(request: HttpRequest, form: GenerationForm, **extra) -> dict
 def create(request: HttpRequest) -> HttpResponse:
     form = GenerationForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
-        generation = _start(request, form, "Your video is on its way.")
+        try:
+            generation = _start(request, form, "Your video is on its way.")
+        except billing.OverBudget as refusal:
+            form.add_error(None, str(refusal))  # shown above the form, with everything typed kept
+            return _render_create_form(request, form)
         if request.htmx:
             # The form comes back as it was sent, so the next try is one small edit away.
             context = {"form": form, "new_generation": generation}
             return render(request, "generations/partials/create_form.html", context)
         return redirect("generations:create")
+    return _render_create_form(request, form)
+
+
+def _render_create_form(request: HttpRequest, form: GenerationForm) -> HttpResponse:
     if request.htmx:
         return render(request, "generations/partials/create_form.html", {"form": form})
     return render(request, "generations/create.html", _studio_context(request, form))
@@ -102,7 +112,13 @@ def retry(request: HttpRequest, pk: int) -> HttpResponse:
     if not form.is_valid():
         messages.error(request, "That generation's parameters are no longer accepted; remix it instead.")
         return redirect("generations:remix", pk=original.pk)
-    generation = _start(request, form, "Trying again with the same parameters.")
+    try:
+        generation = _start(request, form, "Trying again with the same parameters.")
+    except billing.OverBudget as refusal:
+        messages.error(request, str(refusal))
+        if request.htmx:  # the card stays as it was; the message says why nothing was sent
+            return render(request, "partials/messages.html", {"oob": True})
+        return redirect("generations:create")
     if request.htmx:
         return render(request, "generations/partials/retried_card.html", {"generation": generation, "fresh": True})
     return redirect("generations:create")

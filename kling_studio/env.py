@@ -4,6 +4,7 @@ parsed stops the process with ImproperlyConfigured naming the variable."""
 from __future__ import annotations
 
 import os
+from decimal import Decimal, InvalidOperation
 from urllib.parse import parse_qs, unquote, urlsplit
 
 from django.core.exceptions import ImproperlyConfigured
@@ -98,3 +99,17 @@ def _without_password(url: str) -> str:
     if parts.password is None:
         return url
     return url.replace(f":{parts.password}@", ":********@", 1)
+
+
+def envdecimal(name: str, default: str, places: int = 4) -> Decimal:
+    """A sum of money: a plain decimal number, zero or more, with at most `places` decimals."""
+    value = os.getenv(name, default)
+    try:
+        number = Decimal(value)
+    except InvalidOperation:
+        number = None
+    if number is None or not number.is_finite() or number < 0 or number.as_tuple().exponent < -places:
+        raise ImproperlyConfigured(
+            f"{name} must be an amount of 0 or more with at most {places} decimals, such as 0.35, not {value!r}"
+        )
+    return number

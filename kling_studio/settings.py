@@ -17,7 +17,7 @@ from django.core.exceptions import ImproperlyConfigured
 from kombu import Queue
 
 from kling_studio import __version__
-from kling_studio.env import envbool, envchoice, envemail, envfloat, envint, envurl
+from kling_studio.env import envbool, envchoice, envdecimal, envemail, envfloat, envint, envurl
 from kling_studio.observability import init_sentry, logging_config
 
 BASE_DIR = Path(__file__).resolve().parent.parent
@@ -127,6 +127,10 @@ AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
 AXES_RESET_ON_SUCCESS = True
 AXES_LOCKOUT_TEMPLATE = "registration/locked_out.html"
 # The address is REMOTE_ADDR: behind a proxy, uvicorn's --proxy-headers puts the client's there.
+# Who may make an account: anyone (the sign-up page), or only a person holding a working
+# invite link (invitation-only: every account spends the studio's one paid API key). Open in
+# development, invitation-only in production unless the operator opens it.
+ALLOW_SIGNUP = envbool("ALLOW_SIGNUP", "True" if DEBUG else "False")
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "generations:create"
 LOGOUT_REDIRECT_URL = "login"
@@ -283,6 +287,14 @@ GMI_CA_BUNDLE = os.getenv("GMI_CA_BUNDLE", "")
 if GMI_CA_BUNDLE and not Path(GMI_CA_BUNDLE).is_file():
     raise ImproperlyConfigured(f"GMI_CA_BUNDLE must name a certificate file, not {GMI_CA_BUNDLE!r}")
 GMI_ALLOW_PRIVATE_API_HOST = envbool("GMI_ALLOW_PRIVATE_API_HOST", "False")
+
+# What the service charges for one request, by duration, in GMI_PRICE_CURRENCY. The defaults
+# are placeholders: the operator fills in the amounts from GMI Cloud's price list. A generation
+# is charged the price in force when the service accepts its request.
+GMI_PRICES = {"5": envdecimal("GMI_PRICE_5S", "0.30"), "10": envdecimal("GMI_PRICE_10S", "0.60")}
+GMI_PRICE_CURRENCY = os.getenv("GMI_PRICE_CURRENCY", "$")  # written before an amount: "$0.30", "EUR 0.30"
+if not (0 < len(GMI_PRICE_CURRENCY) <= 5 and GMI_PRICE_CURRENCY.isprintable()):
+    raise ImproperlyConfigured(f"GMI_PRICE_CURRENCY must be 1 to 5 printable characters, not {GMI_PRICE_CURRENCY!r}")
 
 # How the workers follow a generation. The database is the schedule: every in-progress row
 # keeps its `next_poll_at`, and a beat tick every GENERATION_REFRESH_INTERVAL seconds takes

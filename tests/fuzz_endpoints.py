@@ -182,6 +182,19 @@ ENDPOINTS: dict[str, Endpoint] = {
     "generations:thumbnail": Endpoint(params={"pk": GENERATION}, headers=s.range_headers()),
     "generations:share": Endpoint(methods=("POST",), params={"pk": GENERATION}),
     "generations:stop_sharing": Endpoint(methods=("POST",), params={"pk": GENERATION}),
+    # Cost and budgets: a month in the query string, an owner's budget (others: 403 or 404)
+    "generations:usage": Endpoint(
+        query=s.fields({"month": s.choice("2026-11", "2000-01", "2999-12", "1999-12", "2026-13", "2026-1")}),
+        seeds=(Probe(query=(("month", "9999-99"),)), Probe(query=(("month", "2999-12"),))),
+    ),
+    "generations:set_budget": Endpoint(
+        methods=("POST",),
+        params={"team_id": s.path_ids(*s.TEAM_IDS)},
+        body=s.form(
+            {"monthly_budget": st.one_of(st.sampled_from(["50", "49.50", "0", ""]), s.numbers())},
+            monthly_budget=s.choice("-1", "1e309", "NaN", "Infinity", "1.234", "9" * 30, "1e-320"),
+        ),
+    ),
     # The public share pages: anyone, with a working token, a stopped one, or any text at all.
     "generations:shared": Endpoint(
         params={"token": SHARE_TOKEN}, seeds=(Probe(params={"token": "\x00"}), Probe(params={"token": "a" * 5000}))

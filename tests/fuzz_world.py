@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import timedelta
+from decimal import Decimal
 
 from django.conf import settings as django_settings
 from django.contrib.auth.tokens import default_token_generator
@@ -18,6 +19,7 @@ from django.utils.http import urlsafe_base64_encode
 
 from accounts import email_confirmation
 from accounts.models import Invite, Membership, Team
+from generations import billing
 from generations.gallery import PAGE_SIZE, Cursor
 from generations.models import Favourite, Generation, ShareLink
 from tests import strategies as s
@@ -115,6 +117,11 @@ def build_world(django_user_model) -> World:
         "outsider": ShareLink.objects.start(generations["outsider"], outsider),
     }
     ShareLink.objects.stop(generations["by_teammate"], owner)
+    # Spending: the studio's on the usage page, and the outsider's budget used up (the form refuses).
+    for name in ("success", "by_teammate", "outsider"):
+        billing.charge(generations[name])
+    outsider_team.monthly_budget = Decimal("0.10")
+    outsider_team.save()
     memberships = {
         "owner": Membership.objects.get(team=studio, user=owner),
         "teammate": Membership.objects.get(team=studio, user=teammate),

@@ -165,7 +165,7 @@ def test_it_shows_a_logged_out_person_the_team_and_sends_them_to_log_in_and_back
     html = response.content.decode()
     assert response.status_code == 200
     assert "<h1>Join Harbour Films?</h1>" in html
-    assert "owner invited you to Harbour Films" in html
+    assert "olivia invited you to Harbour Films" in html
     assert f'href="{reverse("signup")}?next={join_url}"' in html  # signs up first
     assert f'href="{reverse("login")}?next={join_url}"' in html
     assert '<form method="post"' not in html.split("<main", 1)[1].split("</main>", 1)[0]  # no join button yet

@@ -4,7 +4,7 @@ from django import template
 from django.utils import timezone
 from django.utils.timesince import timesince
 
-from generations import live
+from generations import billing, live
 from generations.models import Generation
 
 register = template.Library()
@@ -50,3 +50,9 @@ def ago(moment: datetime | None) -> str:
     if timezone.now() - moment < timedelta(minutes=1):  # a clock a little ahead counts too
         return "just now"
     return f"{timesince(moment)} ago"
+
+
+@register.filter
+def money(amount) -> str:
+    """An amount in the operator's currency: "$0.30"."""
+    return "" if amount in (None, "") else billing.money(amount)
