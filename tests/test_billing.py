@@ -24,11 +24,11 @@ from generations.tasks import submit_generation
 from kling_studio.localservices import BASE_DIR
 from tests.conftest import submissions
 from tests.factories import make_generation
+from tests.people import PASSWORD
 from tests.test_settings import load_settings
 
 pytestmark = pytest.mark.django_db
 
-PASSWORD = "a long enough password"
 PROMPT = "A lighthouse in a storm, waves breaking over the rocks"
 
 
@@ -36,31 +36,6 @@ PROMPT = "A lighthouse in a storm, waves breaking over the rocks"
 def prices(settings):
     settings.GMI_PRICES = {"5": Decimal("0.30"), "10": Decimal("0.60")}
     settings.GMI_PRICE_CURRENCY = "$"
-
-
-@pytest.fixture
-def owner(django_user_model):
-    return django_user_model.objects.create_user("owner", password=PASSWORD)
-
-
-@pytest.fixture
-def team(owner) -> Team:
-    team = Team.objects.for_user(owner).get()
-    team.name = "Harbour Films"
-    team.save()
-    return team
-
-
-@pytest.fixture
-def teammate(django_user_model, team):
-    user = django_user_model.objects.create_user("teammate", password=PASSWORD)
-    Membership.objects.create(team=team, user=user)
-    return user
-
-
-@pytest.fixture
-def outsider(django_user_model):
-    return django_user_model.objects.create_user("outsider", password=PASSWORD)
 
 
 def charged(user, team: Team, duration: str = "5", at=None, amount: str | None = None) -> Charge:
@@ -179,8 +154,8 @@ def test_usage_adds_up_this_month_by_member_and_by_day(owner, teammate, team, ou
     usage = billing.usage_of(team, month)
     assert (usage.total, usage.count) == (Decimal("1.50"), 3)
     assert [(row["created_by__username"], row["count"], row["amount"]) for row in usage.by_member] == [
-        ("owner", 2, Decimal("0.90")),
-        ("teammate", 1, Decimal("0.60")),
+        ("olivia", 2, Decimal("0.90")),
+        ("tomas", 1, Decimal("0.60")),
     ]
     days = {row["day"]: (row["count"], row["amount"]) for row in usage.by_day}
     if early.date() == now.date():
@@ -316,8 +291,8 @@ def test_the_usage_page_shows_this_months_figures_to_a_member(client, owner, tea
     html = client.get(reverse("generations:usage")).content.decode()
     assert f"Usage in {Month.current().label}" in html
     assert "<strong>$0.90</strong> for 2 videos" in html
-    assert "<td>owner</td><td>1</td><td>$0.60</td>" in html
-    assert "<td>teammate</td><td>1</td><td>$0.30</td>" in html
+    assert "<td>olivia</td><td>1</td><td>$0.60</td>" in html
+    assert "<td>tomas</td><td>1</td><td>$0.30</td>" in html
     assert "Monthly budget $10.00: $9.10 left." in html
     assert "Only an owner of the team can change it." in html
     assert "Save budget" not in html
@@ -417,7 +392,7 @@ def test_an_invitation_only_studio_refuses_sign_up_and_says_so(client, settings,
     page = client.get(reverse("signup"))
     assert page.status_code == 403
     assert "This studio is invitation-only" in page.content.decode()
-    fields = {"username": "newcomer", "password1": PASSWORD, "password2": PASSWORD}
+    fields = {"username": "newcomer", "email": "newcomer@example.com", "password1": PASSWORD, "password2": PASSWORD}
     assert client.post(reverse("signup"), fields).status_code == 403
     assert not django_user_model.objects.filter(username="newcomer").exists()
 
@@ -426,7 +401,13 @@ def test_an_invitation_only_studio_lets_someone_with_an_invite_link_sign_up_and_
     settings.ALLOW_SIGNUP = False
     join_url = team.create_invite(created_by=owner).get_absolute_url()
     assert client.get(reverse("signup"), {"next": join_url}).status_code == 200
-    fields = {"username": "newcomer", "password1": PASSWORD, "password2": PASSWORD, "next": join_url}
+    fields = {
+        "username": "newcomer",
+        "email": "newcomer@example.com",
+        "password1": PASSWORD,
+        "password2": PASSWORD,
+        "next": join_url,
+    }
     response = client.post(reverse("signup"), fields)
     assert response.url == join_url
     client.post(join_url)

@@ -21,14 +21,14 @@ from django.core.cache import cache
 from django.urls import reverse
 
 from accounts import email_confirmation
-from accounts.models import Invite, Membership, Team
+from accounts.models import Invite, Membership
 from kling_studio.localservices import BASE_DIR, free_port
 from kling_studio.observability import JsonFormatter, TextFormatter
 from kling_studio.reporting import SecretsMaskingFilter
+from tests.people import PASSWORD
 
 pytestmark = pytest.mark.django_db
 
-PASSWORD = "a long enough password"
 SIGNUP = {"username": "grace", "email": "grace@example.com", "password1": PASSWORD, "password2": PASSWORD}
 
 
@@ -54,20 +54,6 @@ def link_in(message) -> str:
 @pytest.fixture
 def grace(django_user_model):
     return django_user_model.objects.create_user("grace", email="grace@example.com", password=PASSWORD)
-
-
-@pytest.fixture
-def owner(django_user_model):
-    user = django_user_model.objects.create_user("olivia", email="olivia@example.com", password=PASSWORD)
-    team = Team.objects.for_user(user).get()
-    team.name = "Harbour Films"
-    team.save()
-    return user
-
-
-@pytest.fixture
-def team(owner) -> Team:
-    return Team.objects.for_user(owner).get()
 
 
 @pytest.fixture
