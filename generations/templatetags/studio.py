@@ -4,7 +4,7 @@ from django import template
 from django.utils import timezone
 from django.utils.timesince import timesince
 
-from generations import live
+from generations import estimates, live
 from generations.models import Generation
 
 register = template.Library()
@@ -50,3 +50,18 @@ def ago(moment: datetime | None) -> str:
     if timezone.now() - moment < timedelta(minutes=1):  # a clock a little ahead counts too
         return "just now"
     return f"{timesince(moment)} ago"
+
+
+@register.simple_tag(takes_context=True)
+def estimate(context, generation: Generation) -> str:
+    """An in-progress card's estimate from its team's recent generations of the same duration,
+    or "" when the team has too few (the page's first card looks them up; the rest reuse it)."""
+    request = context.get("request")
+    if request is None or not generation.is_in_progress:
+        return ""
+    typical = estimates.for_request(request).get(generation.duration)
+    if typical is None:
+        return ""
+    if typical.is_overdue(generation):
+        return f"{typical.words}; this one is taking longer"
+    return typical.words
