@@ -81,6 +81,10 @@
   document.addEventListener("htmx:beforeRequest", function (event) {
     lost = note(event.detail.target);
   });
+  // A card swapped in out of band (the page's poller) may hold the focus too.
+  document.addEventListener("htmx:oobBeforeSwap", function (event) {
+    lost = note(event.detail.target) || lost;
+  });
   document.addEventListener("htmx:beforeSwap", function (event) {
     lost = note(event.detail.target) || (lost && event.detail.target && lost.target === event.detail.target.id ? lost : null);
   });

@@ -153,3 +153,20 @@ def test_after_a_swap_of_the_focused_control_the_focus_stays_on_what_replaced_it
     page.get_by_role("button", name="Stop sharing").focus()
     page.keyboard.press("Enter")
     expect(page.get_by_role("button", name="Share", exact=True)).to_be_focused()
+
+    page.get_by_role("button", name="☆ Favourite").focus()
+    page.keyboard.press("Enter")
+    expect(page.get_by_role("button", name="★ Favourite")).to_be_focused()
+
+
+def test_after_cancelling_from_a_card_the_focus_is_on_the_cancelled_card(page, studio_server):
+    sign_up(page, studio_server, "fern")
+    user = get_user_model().objects.get(username="fern")
+    waiting = make_generation(user, prompt="A kettle coming to the boil")  # waiting to be sent: nothing is queued
+    open_and_listening(page)
+    card = page.locator(f"#generation-{waiting.pk}")
+    card.get_by_role("button", name="Cancel").focus()
+    page.keyboard.press("Enter")
+    expect(card.locator(".badge")).to_have_text("Cancelled")
+    expect(card).to_be_focused()  # the card that replaced the one with the button, read out as a whole
+    expect(page.locator("#live-region")).to_have_text("“A kettle coming to the boil” was cancelled")
