@@ -60,7 +60,10 @@
     var ticked = all.filter(function (box) { return box.checked; }).length;
     var text = ticked ? ticked + " selected" : "None selected";
     if (ticked > limit) text += " (an action takes the first " + limit + ")";
-    if (count.textContent !== text) count.textContent = text;
+    if (count.textContent !== text) {
+      count.textContent = text;
+      if (window.studioAnnounce) window.studioAnnounce(text);
+    }
     selectAll.checked = all.length > 0 && ticked === all.length;
     selectAll.indeterminate = ticked > 0 && ticked < all.length;
   }

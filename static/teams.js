@@ -13,6 +13,7 @@
     var status = button.parentElement.querySelector(".copy-status");
     function say(text) {
       if (status) status.textContent = text;
+      if (text && window.studioAnnounce) window.studioAnnounce(text);
     }
     copy(field).then(
       function () { say("Copied"); },

@@ -325,12 +325,13 @@ def browser():
 @pytest.fixture
 def open_page(browser):
     """Opens pages: each in a browser context of its own (a person), or beside `tab_of` (another
-    tab of the same person). The test fails if any page broke the Content-Security-Policy."""
+    tab of the same person), with Playwright's context options (`permissions=[...]`). The test
+    fails if any page broke the Content-Security-Policy."""
     contexts, violations = [], []
 
-    def open_one(tab_of=None):
+    def open_one(tab_of=None, **context_options):
         if tab_of is None:
-            contexts.append(browser.new_context())
+            contexts.append(browser.new_context(**context_options))
         page = (tab_of.context if tab_of else contexts[-1]).new_page()
         page.set_default_timeout(30_000)
         page.on(

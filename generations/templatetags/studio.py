@@ -4,7 +4,7 @@ from django import template
 from django.utils import timezone
 from django.utils.timesince import timesince
 
-from generations import billing, live
+from generations import billing, estimates, live
 from generations.models import Generation
 
 register = template.Library()
@@ -56,3 +56,18 @@ def ago(moment: datetime | None) -> str:
 def money(amount) -> str:
     """An amount in the operator's currency: "$0.30"."""
     return "" if amount in (None, "") else billing.money(amount)
+
+
+@register.simple_tag(takes_context=True)
+def estimate(context, generation: Generation) -> str:
+    """An in-progress card's estimate from its team's recent generations of the same duration,
+    or "" when the team has too few (the page's first card looks them up; the rest reuse it)."""
+    request = context.get("request")
+    if request is None or not generation.is_in_progress:
+        return ""
+    typical = estimates.for_request(request).get(generation.duration)
+    if typical is None:
+        return ""
+    if typical.is_overdue(generation):
+        return f"{typical.words}; this one is taking longer"
+    return typical.words
