@@ -11,11 +11,12 @@ from django.urls import reverse
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 from django_htmx.http import push_url
 
+from accounts.switching import enter_team, member_team
 from generations.archive import zip_response
 from generations.gallery import GalleryFilterForm
 from generations.media import file_response
 from generations.models import Favourite, Generation
-from generations.views import get_generation_for_team, ids_in
+from generations.views import get_generation_for_team, ids_in, open_generation_file
 from kling_studio.redirects import safe_next
 
 BULK_LIMIT = 100
@@ -24,6 +25,8 @@ BULK_LIMIT = 100
 @login_required
 @require_GET
 def gallery(request: HttpRequest) -> HttpResponse:
+    if team_id := request.GET.get("team"):  # a gallery link names its team; older ones mean the current team
+        enter_team(request, member_team(request, team_id))
     form = GalleryFilterForm(request.GET, team=request.team, user=request.user)
     page = form.page()
     next_query = form.query_string(cursor=page.next_cursor)
@@ -33,8 +36,7 @@ def gallery(request: HttpRequest) -> HttpResponse:
         context["swap_filter_errors"] = True
         response = render(request, "generations/partials/gallery_results.html", context)
         # The address bar gets the tidy, shareable form of the filters (no empty fields).
-        query = form.query_string(cursor=None)
-        return push_url(response, reverse("generations:gallery") + (f"?{query}" if query else ""))
+        return push_url(response, reverse("generations:gallery") + "?" + form.query_string(cursor=None))
     if request.htmx and form.data.get("cursor"):
         return render(request, "generations/partials/gallery_page.html", context)
     return render(request, "generations/gallery.html", context)
@@ -56,7 +58,7 @@ def favourite(request: HttpRequest, pk: int) -> HttpResponse:
 @login_required
 @require_GET
 def download(request: HttpRequest, pk: int) -> HttpResponseBase:
-    generation = get_generation_for_team(request, pk)
+    generation = open_generation_file(request, pk)
     return file_response(request, generation.video, "video/mp4", attachment=generation.download_filename)
 
 
