@@ -324,12 +324,13 @@ def browser():
 @pytest.fixture
 def open_page(browser):
     """Opens pages: each in a browser context of its own (a person), or beside `tab_of` (another
-    tab of the same person). The test fails if any page broke the Content-Security-Policy."""
+    tab of the same person). `device` options make the context a phone, say (`viewport`,
+    `has_touch`, `is_mobile`). The test fails if any page broke the Content-Security-Policy."""
     contexts, violations = [], []
 
-    def open_one(tab_of=None):
+    def open_one(tab_of=None, **device):
         if tab_of is None:
-            contexts.append(browser.new_context())
+            contexts.append(browser.new_context(**device))
         page = (tab_of.context if tab_of else contexts[-1]).new_page()
         page.set_default_timeout(30_000)
         page.on(
