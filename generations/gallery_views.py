@@ -25,19 +25,24 @@ BULK_LIMIT = 100
 @login_required
 @require_GET
 def gallery(request: HttpRequest) -> HttpResponse:
+    results = bool(request.htmx) and request.htmx.target == "gallery-results"
+    more = bool(request.htmx) and bool(request.GET.get("cursor"))
+    team = request.team
     if team_id := request.GET.get("team"):  # a gallery link names its team; older ones mean the current team
-        enter_team(request, member_team(request, team_id))
-    form = GalleryFilterForm(request.GET, team=request.team, user=request.user)
+        team = member_team(request, team_id)
+        if not (results or more):  # a page opened switches; a page's own requests for more do not
+            enter_team(request, team)
+    form = GalleryFilterForm(request.GET, team=team, user=request.user)
     page = form.page()
     next_query = form.query_string(cursor=page.next_cursor)
     context = {"form": form, "page": page, "next_query": next_query, "bulk_limit": BULK_LIMIT}
-    if request.htmx and request.htmx.target == "gallery-results":
+    if results:
         # The date range's error (or its absence) replaces the one beside the date fields.
         context["swap_filter_errors"] = True
         response = render(request, "generations/partials/gallery_results.html", context)
         # The address bar gets the tidy, shareable form of the filters (no empty fields).
         return push_url(response, reverse("generations:gallery") + "?" + form.query_string(cursor=None))
-    if request.htmx and form.data.get("cursor"):
+    if more:
         return render(request, "generations/partials/gallery_page.html", context)
     return render(request, "generations/gallery.html", context)
 

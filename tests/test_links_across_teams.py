@@ -188,3 +188,16 @@ def test_the_gallerys_links_name_their_team(as_teammate, owner, harbour):
         reverse("generations:gallery"), {"team": harbour.pk, "q": "clip"}, HTTP_HX_TARGET="gallery-results", **HTMX
     )
     assert response["HX-Push-Url"] == f"/gallery/?team={harbour.pk}&q=clip"
+
+
+@pytest.mark.parametrize("extra", [{"HTTP_HX_TARGET": "gallery-results"}, {}])
+def test_a_gallery_pages_own_htmx_requests_show_its_team_without_switching(
+    as_teammate, video, harbour, own_team, extra
+):
+    """An open gallery of one team, filtered or scrolled after the person switched to
+    another team elsewhere, goes on showing its team and switches nobody."""
+    query = {"team": harbour.pk, "q": "lighthouse"} | ({} if extra else {"cursor": "9999999999999999.999"})
+    response = as_teammate.get(reverse("generations:gallery"), query, **HTMX, **extra)
+    assert [generation.pk for generation in response.context["page"].items] == [video.pk]
+    assert current_team_id(as_teammate) == own_team.pk
+    assert notices(response) == []
