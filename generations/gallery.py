@@ -21,6 +21,7 @@ from generations.models import Generation, GenerationQuerySet
 
 PAGE_SIZE = 24
 IN_PROGRESS = "in_progress"
+FILTERS = ("q", "status", "aspect_ratio", "duration", "creator", "favourites", "created_from", "created_to")
 
 
 @dataclass(frozen=True)
@@ -146,14 +147,25 @@ class GalleryFilterForm(forms.Form):
         items, more = rows[:size], len(rows) > size
         return GalleryPage(items=items, next_cursor=Cursor.after(items[-1]).encode() if more else "")
 
+    @property
+    def active_count(self) -> int:
+        """How many filters narrow the view (the search counts as one; so does each date)."""
+        values = self._valid_values()
+        return sum(1 for name in FILTERS if values.get(name))
+
     def query_string(self, **changes) -> str:
-        """This view's filters as a query string, with `changes` applied (None removes)."""
+        """This view's filters as a query string, with `changes` applied (None removes).
+
+        It starts with the team, so that a copied link shows the same gallery to a
+        teammate working in another team at the moment (it switches them to this one)."""
         params = self.data.copy() if self.is_bound else QueryDict(mutable=True)
+        params.pop("team", None)
         for name, value in changes.items():
             params.pop(name, None)
             if value is not None:
                 params[name] = value
-        return urlencode([(name, value) for name, values in params.lists() for value in values if value != ""])
+        filters = [(name, value) for name, values in params.lists() for value in values if value != ""]
+        return urlencode([("team", self.team.pk), *filters])
 
 
 def _midnight(day) -> datetime:

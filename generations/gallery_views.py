@@ -11,11 +11,12 @@ from django.urls import reverse
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 from django_htmx.http import push_url
 
+from accounts.switching import enter_team, member_team
 from generations.archive import zip_response
 from generations.gallery import GalleryFilterForm
 from generations.media import file_response
 from generations.models import Favourite, Generation
-from generations.views import get_generation_for_team, ids_in
+from generations.views import get_generation_for_team, ids_in, open_generation_file
 from kling_studio.redirects import safe_next
 
 BULK_LIMIT = 100
@@ -24,18 +25,24 @@ BULK_LIMIT = 100
 @login_required
 @require_GET
 def gallery(request: HttpRequest) -> HttpResponse:
-    form = GalleryFilterForm(request.GET, team=request.team, user=request.user)
+    results = bool(request.htmx) and request.htmx.target == "gallery-results"
+    more = bool(request.htmx) and bool(request.GET.get("cursor"))
+    team = request.team
+    if team_id := request.GET.get("team"):  # a gallery link names its team; older ones mean the current team
+        team = member_team(request, team_id)
+        if not (results or more):  # a page opened switches; a page's own requests for more do not
+            enter_team(request, team)
+    form = GalleryFilterForm(request.GET, team=team, user=request.user)
     page = form.page()
     next_query = form.query_string(cursor=page.next_cursor)
     context = {"form": form, "page": page, "next_query": next_query, "bulk_limit": BULK_LIMIT}
-    if request.htmx and request.htmx.target == "gallery-results":
+    if results:
         # The date range's error (or its absence) replaces the one beside the date fields.
         context["swap_filter_errors"] = True
         response = render(request, "generations/partials/gallery_results.html", context)
         # The address bar gets the tidy, shareable form of the filters (no empty fields).
-        query = form.query_string(cursor=None)
-        return push_url(response, reverse("generations:gallery") + (f"?{query}" if query else ""))
-    if request.htmx and form.data.get("cursor"):
+        return push_url(response, reverse("generations:gallery") + "?" + form.query_string(cursor=None))
+    if more:
         return render(request, "generations/partials/gallery_page.html", context)
     return render(request, "generations/gallery.html", context)
 
@@ -56,7 +63,7 @@ def favourite(request: HttpRequest, pk: int) -> HttpResponse:
 @login_required
 @require_GET
 def download(request: HttpRequest, pk: int) -> HttpResponseBase:
-    generation = get_generation_for_team(request, pk)
+    generation = open_generation_file(request, pk)
     return file_response(request, generation.video, "video/mp4", attachment=generation.download_filename)
 
 

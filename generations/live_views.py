@@ -16,27 +16,16 @@ from django.views.decorators.http import require_GET
 from redis import RedisError
 
 from generations import live
+from generations.cards import card_context
 from generations.models import Generation
 from generations.views import get_generation_for_team, ids_in
 
 LIVE_CARDS_LIMIT = 200
-CARD_TEMPLATES = {
-    "studio": "generations/partials/generation_card.html",
-    "detail": "generations/partials/generation_card.html",
-    "gallery": "generations/partials/gallery_card.html",
-}
-
-
-def card_kind(request: HttpRequest) -> str:
-    """Which page a card is drawn for: the studio's list (default), the detail page or the gallery."""
-    kind = request.GET.get("on", "studio")
-    return kind if kind in CARD_TEMPLATES else "studio"
 
 
 def render_cards(request: HttpRequest, generations: list[Generation], *, oob: bool = False) -> HttpResponse:
-    kind = card_kind(request)
-    context = {"generations": generations, "card_template": CARD_TEMPLATES[kind], "on_detail": kind == "detail"}
-    return render(request, "generations/partials/live_cards.html", {**context, "oob": oob})
+    context = {"generations": generations, **card_context(request), "oob": oob}
+    return render(request, "generations/partials/live_cards.html", context)
 
 
 @login_required

@@ -9,10 +9,12 @@ from django.http import HttpRequest, HttpResponse, HttpResponseBase
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
+from accounts.switching import opened_as_page, resolve_for_member
 from generations import billing
+from generations.cards import card_context
 from generations.forms import GenerationForm
 from generations.media import file_response
-from generations.models import Generation
+from generations.models import Generation, GenerationQuerySet
 from generations.sharing import share_control_context
 from generations.tasks import queue_submission
 from kling_studio.observability import bind
@@ -22,12 +24,28 @@ logger = logging.getLogger(__name__)
 RECENT_COUNT = 24
 
 
+def _generations(request: HttpRequest) -> GenerationQuerySet:
+    return Generation.objects.select_related("created_by").with_favourite_of(request.user)
+
+
 def get_generation_for_team(request: HttpRequest, pk: int) -> Generation:
-    """Only the current team's generations exist, as far as a request can tell."""
-    generations = Generation.objects.for_team(request.team).select_related("created_by")
-    generation = get_object_or_404(generations.with_favourite_of(request.user), pk=pk)
+    """For acting on a generation: only the current team's exist, as far as a request can tell."""
+    generation = get_object_or_404(_generations(request).for_team(request.team), pk=pk)
     bind(generation)  # the request's log lines are about it
     return generation
+
+
+def open_generation(request: HttpRequest, pk: int, *, switch: bool = True) -> Generation:
+    """For opening a generation from a link: one of another of the person's teams switches
+    them to that team (with a notice); anyone outside its team gets the same 404."""
+    generation = resolve_for_member(request, _generations(request), pk, switch=switch)
+    bind(generation)
+    return generation
+
+
+def open_generation_file(request: HttpRequest, pk: int) -> Generation:
+    """A file opened as a page switches the team like the page; one loaded into a page does not."""
+    return open_generation(request, pk, switch=opened_as_page(request))
 
 
 QUEUED_LATER = (
@@ -99,7 +117,7 @@ def _render_create_form(request: HttpRequest, form: GenerationForm) -> HttpRespo
 @login_required
 @require_GET
 def remix(request: HttpRequest, pk: int) -> HttpResponse:
-    generation = get_generation_for_team(request, pk)
+    generation = open_generation(request, pk)
     context = _studio_context(request, GenerationForm.remix_of(generation), remix_of=generation)
     return render(request, "generations/create.html", context)
 
@@ -136,7 +154,7 @@ def cancel(request: HttpRequest, pk: int) -> HttpResponse:
         messages.info(request, f"It had already ended ({generation.get_status_display().lower()}); nothing to cancel.")
     if request.htmx:
         # fresh: the card asks once more after 2 s, in case the service's answer came before it was in the page
-        context = {"generation": generation, "on_detail": request.GET.get("on") == "detail", "fresh": True}
+        context = {"generation": generation, **card_context(request), "fresh": True}
         return render(request, "generations/partials/cancelled_card.html", context)
     return redirect("generations:detail", pk=generation.pk)
 
@@ -144,19 +162,19 @@ def cancel(request: HttpRequest, pk: int) -> HttpResponse:
 @login_required
 @require_GET
 def detail(request: HttpRequest, pk: int) -> HttpResponse:
-    generation = get_generation_for_team(request, pk)
+    generation = open_generation(request, pk)
     return render(request, "generations/detail.html", share_control_context(request, generation))
 
 
 @login_required
 @require_GET
 def video(request: HttpRequest, pk: int) -> HttpResponseBase:
-    generation = get_generation_for_team(request, pk)
+    generation = open_generation_file(request, pk)
     return file_response(request, generation.video, "video/mp4")
 
 
 @login_required
 @require_GET
 def thumbnail(request: HttpRequest, pk: int) -> HttpResponseBase:
-    generation = get_generation_for_team(request, pk)
+    generation = open_generation_file(request, pk)
     return file_response(request, generation.thumbnail, "image/jpeg")

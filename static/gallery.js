@@ -1,7 +1,11 @@
-// Gallery: a muted preview plays while a finished card is hovered or focused, and
-// "Copy prompt" buttons copy their target's text. Delegated, so cards added by htmx
-// (endless scroll, live updates) work without re-initialisation.
+// Gallery: a muted preview plays while a finished card is hovered or focused; on a touch
+// screen the first tap on a card's picture plays it and a second opens the video. "Copy
+// prompt" buttons copy their target's text. Delegated, so cards added by htmx (endless
+// scroll, live updates) work without re-initialisation.
 (function () {
+  var touching = false; // the latest pointer was a finger: hovering and focus do not start previews
+  document.addEventListener("pointerdown", function (event) { touching = event.pointerType === "touch"; }, true);
+  document.addEventListener("keydown", function () { touching = false; }, true);
   function previewOf(target) {
     var card = target && target.closest && target.closest(".gallery-card[data-preview]");
     return card ? card.querySelector("video.preview") : null;
@@ -17,19 +21,30 @@
     video.closest(".gallery-card").classList.remove("previewing");
   }
   function leaving(event) {
+    if (event.pointerType === "touch") return; // a finger lifted: the tapped preview goes on playing
     var video = previewOf(event.target);
     if (video && !(event.relatedTarget && video.closest(".gallery-card").contains(event.relatedTarget))) stop(video);
   }
   document.addEventListener("pointerover", function (event) {
     var video = previewOf(event.target);
-    if (video && video.paused) start(video);
+    if (video && video.paused && event.pointerType !== "touch") start(video);
   });
   document.addEventListener("focusin", function (event) {
     var video = previewOf(event.target);
-    if (video && video.paused) start(video);
+    if (video && video.paused && !touching) start(video);
   });
   document.addEventListener("pointerout", leaving);
   document.addEventListener("focusout", leaving);
+  // A tap on a picture that is not playing plays it instead of opening the video.
+  document.addEventListener("click", function (event) {
+    if (!touching) return;
+    var thumb = event.target.closest && event.target.closest(".gallery-thumb");
+    var video = previewOf(thumb);
+    if (!video || video.closest(".gallery-card").classList.contains("previewing")) return;
+    event.preventDefault();
+    document.querySelectorAll(".gallery-card.previewing video.preview").forEach(stop);
+    start(video);
+  });
 
   document.addEventListener("click", function (event) {
     var button = event.target.closest && event.target.closest("button[data-copy-target]");
@@ -80,4 +95,14 @@
   document.addEventListener("htmx:afterSettle", refresh);
   bar.hidden = false;
   refresh();
+})();
+
+// The filters fold away behind "Filters (N)" on a narrow screen; on a wide one they stay open.
+(function () {
+  var fold = document.getElementById("filters-fold");
+  if (!fold) return;
+  var narrow = window.matchMedia("(max-width: 760px)");
+  function fit() { fold.open = !narrow.matches; }
+  narrow.addEventListener("change", fit);
+  fit();
 })();

@@ -325,8 +325,9 @@ def browser():
 @pytest.fixture
 def open_page(browser):
     """Opens pages: each in a browser context of its own (a person), or beside `tab_of` (another
-    tab of the same person), with Playwright's context options (`permissions=[...]`). The test
-    fails if any page broke the Content-Security-Policy."""
+    tab of the same person), with Playwright's context options: `permissions=[...]`, or
+    `viewport`, `has_touch`, `is_mobile` for a phone. The test fails if any page broke the
+    Content-Security-Policy."""
     contexts, violations = [], []
 
     def open_one(tab_of=None, **context_options):

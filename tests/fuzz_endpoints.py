@@ -99,6 +99,7 @@ GALLERY_FILTERS = s.form(
         "created_from": st.one_of(st.just(""), s.real_dates()),
         "created_to": st.one_of(st.just(""), s.real_dates()),
         "cursor": st.one_of(st.just(""), s.well_formed_cursors()),
+        "team": st.one_of(st.just(""), s.ids(*s.TEAM_IDS)),  # a gallery link names its team
     },
     q=st.sampled_from(["fox\x00", "a " * 100, "%%%", "' OR 1=1", "x" * 201]),
     status=s.choice("pending", "submitting", "IN_PROGRESS"),

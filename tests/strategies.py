@@ -286,6 +286,8 @@ def range_headers() -> st.SearchStrategy[dict[str, str]]:
             "If-Range": header_text(),
             "If-Modified-Since": st.sampled_from(["Sat, 29 Oct 1994 19:43:31 GMT", "garbage", "9" * 5000]),
             "HX-Request": st.just("true"),
+            # Opened as a page (a link across teams switches the team) or loaded into one.
+            "Sec-Fetch-Dest": st.one_of(st.sampled_from(["document", "video", "image", "empty", ""]), header_text()),
         },
     )
 

@@ -41,7 +41,8 @@ def test_a_teammate_finds_plays_and_remixes_a_video_an_outsider_cannot_reach(
     ben.get_by_label("Search").fill("hummingbird orchid")
     cards = ben.locator("#gallery-grid .gallery-card")
     expect(cards).to_have_count(1)
-    expect(ben).to_have_url(f"{studio_server.url}/gallery/?q=hummingbird+orchid")  # shareable
+    shareable = f"{studio_server.url}/gallery/?team={generation.team_id}&q=hummingbird+orchid"
+    expect(ben).to_have_url(shareable)  # names the team: it opens for a teammate working in another
     expect(cards.first).to_contain_text("anna")
     cards.first.locator(".gallery-thumb").hover()
     ben.wait_for_function(

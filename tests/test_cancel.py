@@ -164,6 +164,28 @@ def test_without_javascript_cancel_posts_and_returns_to_the_generation(client, o
     assert client.get(reverse("generations:cancel", args=[generation.pk])).status_code == 405
 
 
+def test_a_gallery_card_offers_cancel_and_comes_back_as_a_gallery_card(
+    studio_api, client, owner, make_generation, cancel
+):
+    generation = make_generation(status=Generation.Status.PROCESSING, request_id="r-gallery")
+    client.force_login(owner)
+    gallery = client.get(reverse("generations:gallery")).content.decode()
+    assert f'hx-post="/generations/{generation.pk}/cancel/?on=gallery"' in gallery
+    assert f'hx-target="#gallery-card-{generation.pk}"' in gallery
+
+    html = cancel(generation, QUERY_STRING="on=gallery").content.decode()
+    assert generation.status == Generation.Status.CANCELLED
+    assert f'<li class="gallery-card status-cancelled" id="gallery-card-{generation.pk}"' in html
+    assert "cancel-button" not in html
+    assert "Cancelled. The studio no longer follows it." in html
+
+
+def test_a_finished_gallery_card_offers_no_cancel(client, owner, make_generation):
+    make_generation(status=Generation.Status.SUCCESS)
+    client.force_login(owner)
+    assert "cancel-button" not in client.get(reverse("generations:gallery")).content.decode()
+
+
 def test_an_outsider_gets_404_and_cancels_nothing(client, django_user_model, make_generation):
     generation = make_generation()
     client.force_login(django_user_model.objects.create_user("outsider"))

@@ -164,7 +164,7 @@ def test_changing_a_filter_with_htmx_replaces_only_the_results(as_teammate, owne
     )
     html = response.content.decode()
     assert html.lstrip().startswith('<div id="gallery-results">')
-    assert "<form" not in html
+    assert 'id="gallery-filters"' not in html and 'id="bulk-form"' not in html
 
 
 def test_a_broken_page_link_says_so_and_shows_the_first_page(as_teammate, owner, team):
@@ -343,3 +343,22 @@ def test_an_outsiders_bulk_actions_touch_nothing(as_outsider, owner, team):
         as_outsider.post(reverse("generations:bulk"), {"action": action, "ids": [generation.pk], "confirm": "yes"})
     assert Generation.objects.filter(pk=generation.pk).exists()
     assert not Favourite.objects.exists()
+
+
+def test_the_filters_summary_counts_the_active_filters(as_teammate, owner, team):
+    make_generation(owner, team, prompt="anything")
+    assert '<span id="filter-count">(0)</span>' in gallery(as_teammate).content.decode()
+    three = gallery(as_teammate, q="anything", status="success", favourites="on", duration="").content.decode()
+    assert '<span id="filter-count">(3)</span>' in three
+
+
+def test_a_filter_that_is_not_valid_is_not_counted(as_teammate):
+    html = gallery(as_teammate, status="bogus", created_from="2026-05-02", created_to="2026-05-01").content.decode()
+    assert '<span id="filter-count">(0)</span>' in html  # a backwards range bounds nothing
+
+
+def test_changing_a_filter_with_htmx_updates_the_count(as_teammate):
+    response = as_teammate.get(
+        reverse("generations:gallery"), {"q": "fox", "duration": "5"}, HTTP_HX_TARGET="gallery-results", **HTMX
+    )
+    assert '<span id="filter-count" hx-swap-oob="true">(2)</span>' in response.content.decode()
