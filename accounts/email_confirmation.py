@@ -1,10 +1,9 @@
 """Confirming that a person's email address is theirs: offered, never required before working.
 
 The link carries a signed token naming the account and the address (Django's signing with the
-SECRET_KEY, timestamped, valid for CONFIRMATION_DAYS). Opening it records the confirmation as
-an entry in the admin's history of that account ("Confirmed the email address …"), which needs
-no new column: an address counts as confirmed while an entry names the address the account
-has now, so changing the address makes it unconfirmed until the new one is confirmed.
+SECRET_KEY, timestamped, valid for CONFIRMATION_DAYS). Opening it records a `ConfirmedEmail`
+for that account and address: the account's address counts as confirmed while such a row names
+it, so changing the address makes it unconfirmed until the new one is confirmed.
 """
 
 from __future__ import annotations
@@ -12,14 +11,13 @@ from __future__ import annotations
 import hashlib
 from datetime import timedelta
 
-from django.contrib.admin.models import CHANGE, LogEntry
 from django.contrib.auth import get_user_model
-from django.contrib.contenttypes.models import ContentType
 from django.core import signing
 from django.http import HttpRequest
 from django.urls import reverse
 
 from accounts import mail
+from accounts.models import ConfirmedEmail
 
 SALT = "accounts.email-confirmation"
 CONFIRMATION_DAYS = 3
@@ -30,19 +28,10 @@ class ConfirmationError(Exception):
     """Why a confirmation link did not confirm anything, in words."""
 
 
-def _record(email: str) -> str:
-    return f"Confirmed the email address {email}"
-
-
 def is_confirmed(user) -> bool:
     if not user.email:
         return False
-    return LogEntry.objects.filter(
-        user=user,
-        content_type=ContentType.objects.get_for_model(user),
-        object_id=str(user.pk),
-        change_message=_record(user.email),
-    ).exists()
+    return ConfirmedEmail.objects.filter(user=user, email=user.email).exists()
 
 
 def make_token(user) -> str:
@@ -65,15 +54,7 @@ def confirm(token: str):
     user = get_user_model().objects.filter(pk=claim.get("user")).first()
     if user is None or not user.email or user.email != claim.get("email"):
         raise ConfirmationError("This link is for an address the account no longer uses.")
-    if not is_confirmed(user):
-        LogEntry.objects.create(
-            user=user,
-            content_type=ContentType.objects.get_for_model(user),
-            object_id=str(user.pk),
-            object_repr=str(user)[:200],
-            action_flag=CHANGE,
-            change_message=_record(user.email),
-        )
+    ConfirmedEmail.objects.get_or_create(user=user, email=user.email)
     return user
 
 

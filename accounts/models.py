@@ -161,3 +161,19 @@ class Invite(models.Model):
         now = timezone.now()
         if Invite.objects.filter(pk=self.pk, revoked_at__isnull=True).update(revoked_at=now):
             self.revoked_at = now
+
+
+class ConfirmedEmail(models.Model):
+    """An address its account proved it reads, by opening the link mailed to it. The account's
+    address counts as confirmed while a row names it, so a changed address is unconfirmed
+    until the new one is proved too."""
+
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="confirmed_emails")
+    email = models.EmailField()
+    confirmed_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["user", "email"], name="one_confirmation_per_address")]
+
+    def __str__(self) -> str:
+        return self.email
