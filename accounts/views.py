@@ -3,6 +3,7 @@ from __future__ import annotations
 from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth import login
+from django.contrib.auth import views as auth_views
 from django.contrib.auth.decorators import login_required
 from django.contrib.auth.views import redirect_to_login
 from django.core.exceptions import PermissionDenied
@@ -60,12 +61,25 @@ def _render_team_page(
     return render(request, "accounts/team_detail.html", context)
 
 
+def signup_open(next_url: str) -> bool:
+    """Whether a new account may be made: always, unless the studio is invitation-only
+    (ALLOW_SIGNUP off); then only on the way to a working invite link (`next_url`)."""
+    return settings.ALLOW_SIGNUP or Invite.objects.opened_by(next_url) is not None
+
+
+class LoginView(auth_views.LoginView):
+    """Django's log-in, offering sign-up only where it is open."""
+
+    def get_context_data(self, **kwargs) -> dict:
+        return super().get_context_data(**kwargs) | {"signup_open": signup_open(safe_next(self.request))}
+
+
 @require_http_methods(["GET", "POST"])
 def signup(request: HttpRequest) -> HttpResponse:
     next_url = safe_next(request)
     if request.user.is_authenticated:
         return redirect(next_url or "generations:create")
-    if not settings.ALLOW_SIGNUP and Invite.objects.opened_by(next_url) is None:
+    if not signup_open(next_url):
         return render(request, "registration/signup_closed.html", {"next": next_url}, status=403)
     form = SignupForm(request.POST or None)
     if request.method == "POST" and form.is_valid():

@@ -414,6 +414,17 @@ def test_an_invitation_only_studio_lets_someone_with_an_invite_link_sign_up_and_
     assert team.has_member(team.members.model.objects.get(username="newcomer"))
 
 
+def test_the_log_in_page_offers_sign_up_only_where_it_is_open(client, settings, owner, team):
+    signup_link = f'href="{reverse("signup")}'
+    assert signup_link in client.get(reverse("login")).content.decode()
+    settings.ALLOW_SIGNUP = False
+    closed = client.get(reverse("login")).content.decode()
+    assert signup_link not in closed and "This studio is invitation-only" in closed
+    join_url = team.create_invite(created_by=owner).get_absolute_url()
+    on_the_way_in = client.get(reverse("login"), {"next": join_url}).content.decode()
+    assert f"{signup_link}?next={join_url}" in on_the_way_in  # the invitee may still make an account
+
+
 def test_a_revoked_or_made_up_invite_does_not_open_sign_up(client, settings, owner, team):
     settings.ALLOW_SIGNUP = False
     invite = team.create_invite(created_by=owner)

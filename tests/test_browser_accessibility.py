@@ -53,12 +53,19 @@ def studio_pages(username: str, tmp_path) -> dict[str, str]:
         "detail": f"/generations/{done.pk}/",
         "team": "/teams/",
         "share": f"/s/{link.token}/",
+        "usage": "/usage/",
+        "email address": "/accounts/email/",
     }
 
 
-@pytest.mark.parametrize("scheme", ["dark", "light"])
-def test_axe_finds_nothing_serious_or_critical_on_any_page(open_page, studio_server, tmp_path, scheme):
-    page = open_page()
+PHONE = {"viewport": {"width": 390, "height": 844}, "has_touch": True, "is_mobile": True}
+
+
+@pytest.mark.parametrize(
+    ("scheme", "device"), [("dark", {}), ("light", {}), ("dark", PHONE)], ids=["dark", "light", "phone"]
+)
+def test_axe_finds_nothing_serious_or_critical_on_any_page(open_page, studio_server, tmp_path, scheme, device):
+    page = open_page(**device)
     page.emulate_media(color_scheme=scheme)
     found: dict[str, tuple[list[str], list[str]]] = {}
     for name, path in [("sign-up", "/accounts/signup/"), ("log-in", "/accounts/login/")]:
@@ -78,7 +85,7 @@ def test_axe_finds_nothing_serious_or_critical_on_any_page(open_page, studio_ser
 
     serious = {name: lines[0] for name, lines in found.items() if lines[0]}
     others = {name: lines[1] for name, lines in found.items() if lines[1]}
-    assert len(found) == 9
+    assert len(found) == 11
     assert not serious, f"axe-core, {scheme} scheme: {serious}; and less serious: {others}"
 
 

@@ -9,23 +9,12 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
-from accounts.models import Team
 from generations import estimates
 from generations.estimates import Estimate
 from generations.models import Generation
 from tests.factories import make_generation
 
 pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture
-def owner(django_user_model):
-    return django_user_model.objects.create_user("owner", password="a long enough password")
-
-
-@pytest.fixture
-def team(owner) -> Team:
-    return Team.objects.for_user(owner).get()
 
 
 def finished(owner, taking: float, *, duration: str = "5", days_ago: float = 0, team=None, **fields) -> Generation:
@@ -92,6 +81,19 @@ def test_an_in_progress_card_shows_the_estimate_and_a_finished_one_does_not(clie
     client.force_login(owner)
     html = client.get("/").content.decode()
     assert html.count("Usually ready in about 2 min") == 1  # the 5 s one; the 10 s one has no history
+
+
+def test_an_in_progress_gallery_card_shows_its_elapsed_time_and_the_estimate(client, owner):
+    for seconds in (115, 120, 125):
+        finished(owner, seconds)
+    working = make_generation(owner, prompt="Still working", duration="5", status=Generation.Status.PROCESSING)
+    client.force_login(owner)
+    html = client.get("/gallery/").content.decode()
+    card = html.split(f'id="gallery-card-{working.pk}"', 1)[1].split("</li>", 1)[0]
+    since = int(working.created_at.timestamp())
+    assert f'class="elapsed" title="Time since it was created" data-since="{since}"' in card
+    assert "usually ready in about 2 min" in card
+    assert html.count("usually ready in about") == 1  # finished cards have none
 
 
 def test_a_card_taking_much_longer_than_usual_says_so(client, owner):

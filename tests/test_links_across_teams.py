@@ -10,35 +10,19 @@ import pytest
 from django.core.files.base import ContentFile
 from django.urls import reverse
 
-from accounts.models import Membership, Team
+from accounts.models import Team
 from generations.models import Generation
 from tests.factories import make_generation
 
 pytestmark = pytest.mark.django_db
-PASSWORD = "a long enough password"
 HTMX = {"HTTP_HX_REQUEST": "true"}
 NOTICE = "Switched to team Harbour Films to show this."
 
 
 @pytest.fixture
-def owner(django_user_model):
-    return django_user_model.objects.create_user("olivia", password=PASSWORD)
-
-
-@pytest.fixture
-def harbour(owner) -> Team:
-    team = Team.objects.for_user(owner).get()
-    team.name = "Harbour Films"
-    team.save()
+def harbour(team) -> Team:
+    """Olivia's Harbour Films, where Tomas is a member while working in a team of his own."""
     return team
-
-
-@pytest.fixture
-def teammate(django_user_model, harbour):
-    """In Harbour Films, and working at the moment in a team of their own."""
-    user = django_user_model.objects.create_user("tomas", password=PASSWORD)
-    Membership.objects.create(team=harbour, user=user)
-    return user
 
 
 @pytest.fixture
@@ -56,8 +40,8 @@ def as_teammate(client, teammate, own_team):
 
 
 @pytest.fixture
-def as_outsider(client, django_user_model):
-    client.force_login(django_user_model.objects.create_user("oscar", password=PASSWORD))
+def as_outsider(client, outsider):
+    client.force_login(outsider)
     return client
 
 
