@@ -89,6 +89,7 @@ def deployment(tmp_path_factory, emulator, certificate, s3_server, bucket, redis
                 "DEBUG": "False",
                 "SECRET_KEY": secrets.token_urlsafe(40),  # the same on every machine: sessions are signed with it
                 "ALLOWED_HOSTS": "127.0.0.1",
+                "ALLOW_SIGNUP": "True",  # the test signs a person up; production studios are invitation-only
                 "SECURE_COOKIES": "False",  # plain HTTP here; behind a TLS proxy it stays True
                 "DATABASE_URL": database_url,
                 "REDIS_URL": redis.url,
