@@ -3,6 +3,7 @@ parsed stops the process with ImproperlyConfigured naming the variable."""
 
 from __future__ import annotations
 
+import ipaddress
 import os
 from decimal import Decimal, InvalidOperation
 from urllib.parse import parse_qs, unquote, urlsplit
@@ -28,7 +29,7 @@ def envint(name: str, default: str, minimum: int | None = None) -> int:
     return number
 
 
-def envfloat(name: str, default: str, minimum: float = 0.0) -> float:
+def envfloat(name: str, default: str, minimum: float = 0.0, maximum: float | None = None) -> float:
     value = os.getenv(name, default)
     try:
         number = float(value)
@@ -36,7 +37,42 @@ def envfloat(name: str, default: str, minimum: float = 0.0) -> float:
         raise ImproperlyConfigured(f"{name} must be a number, not {value!r}") from None
     if number < minimum:
         raise ImproperlyConfigured(f"{name} must be at least {minimum}, not {number}")
+    if maximum is not None and number > maximum:
+        raise ImproperlyConfigured(f"{name} must be at most {maximum:g}, not {number:g}")
     return number
+
+
+def envtoken(name: str, minimum_length: int = 16) -> str:
+    """A secret someone sends (a bearer token): empty, or long enough, printable, no spaces."""
+    value = os.getenv(name, "")
+    if value and (len(value) < minimum_length or not value.isprintable() or " " in value):
+        raise ImproperlyConfigured(f"{name} must be at least {minimum_length} characters, without spaces")
+    return value
+
+
+def envnetworks(name: str) -> list[ipaddress.IPv4Network | ipaddress.IPv6Network]:
+    """Comma-separated networks ("10.0.0.0/8, ::1"); a bare address is a network of one."""
+    try:
+        return [
+            ipaddress.ip_network(network.strip(), strict=False)
+            for network in os.getenv(name, "").split(",")
+            if network.strip()
+        ]
+    except ValueError as exc:
+        raise ImproperlyConfigured(f"{name} must be comma-separated networks: {exc}") from None
+
+
+def envdsn(name: str) -> str:
+    """A Sentry DSN, or empty."""
+    value = os.getenv(name, "")
+    if value:
+        from sentry_sdk.utils import BadDsn, Dsn
+
+        try:
+            Dsn(value)
+        except BadDsn as exc:
+            raise ImproperlyConfigured(f"{name} is not a Sentry DSN: {exc}") from None
+    return value
 
 
 def envurl(name: str, default: str, schemes: tuple[str, ...]) -> str:

@@ -6,7 +6,6 @@ process with ImproperlyConfigured naming the variable, instead of being guessed 
 
 from __future__ import annotations
 
-import ipaddress
 import os
 from datetime import timedelta
 from pathlib import Path
@@ -17,7 +16,18 @@ from django.core.exceptions import ImproperlyConfigured
 from kombu import Queue
 
 from kling_studio import __version__
-from kling_studio.env import envbool, envchoice, envdecimal, envemail, envfloat, envint, envurl
+from kling_studio.env import (
+    envbool,
+    envchoice,
+    envdecimal,
+    envdsn,
+    envemail,
+    envfloat,
+    envint,
+    envnetworks,
+    envtoken,
+    envurl,
+)
 from kling_studio.observability import init_sentry, logging_config
 
 BASE_DIR = Path(__file__).resolve().parent.parent
@@ -386,17 +396,8 @@ HEALTH_WORKER_MAX_AGE = envint("HEALTH_WORKER_MAX_AGE", "8", minimum=5)
 # /metrics: for whoever sends METRICS_TOKEN as a Bearer token, or comes from one of
 # METRICS_ALLOWED_NETWORKS; with neither set, for this machine only. The two sides of the
 # check can be checked from here, at start.
-METRICS_TOKEN = os.getenv("METRICS_TOKEN", "")
-if METRICS_TOKEN and (len(METRICS_TOKEN) < 16 or not METRICS_TOKEN.isprintable() or " " in METRICS_TOKEN):
-    raise ImproperlyConfigured("METRICS_TOKEN must be at least 16 characters, without spaces")
-try:
-    METRICS_ALLOWED_NETWORKS = [
-        ipaddress.ip_network(network.strip(), strict=False)
-        for network in os.getenv("METRICS_ALLOWED_NETWORKS", "").split(",")
-        if network.strip()
-    ]
-except ValueError as exc:
-    raise ImproperlyConfigured(f"METRICS_ALLOWED_NETWORKS must be comma-separated networks: {exc}") from None
+METRICS_TOKEN = envtoken("METRICS_TOKEN")
+METRICS_ALLOWED_NETWORKS = envnetworks("METRICS_ALLOWED_NETWORKS")
 # A plain-HTTP probe or scrape from inside the network is not sent to HTTPS.
 SECURE_REDIRECT_EXEMPT = [r"^health/$", r"^metrics$"]
 
@@ -406,17 +407,9 @@ LOG_FORMAT = envchoice("LOG_FORMAT", "text" if DEBUG else "json", ("text", "json
 LOGGING = logging_config(LOG_FORMAT, os.getenv("LOG_LEVEL", "INFO"))
 
 # Errors go to Sentry when SENTRY_DSN is set, and nowhere else when it is not.
-SENTRY_DSN = os.getenv("SENTRY_DSN", "")
+SENTRY_DSN = envdsn("SENTRY_DSN")
 if SENTRY_DSN:
-    from sentry_sdk.utils import BadDsn, Dsn
-
-    try:
-        Dsn(SENTRY_DSN)
-    except BadDsn as exc:
-        raise ImproperlyConfigured(f"SENTRY_DSN is not a Sentry DSN: {exc}") from None
-    SENTRY_TRACES_SAMPLE_RATE = envfloat("SENTRY_TRACES_SAMPLE_RATE", "0")
-    if SENTRY_TRACES_SAMPLE_RATE > 1:
-        raise ImproperlyConfigured(f"SENTRY_TRACES_SAMPLE_RATE must be at most 1, not {SENTRY_TRACES_SAMPLE_RATE}")
+    SENTRY_TRACES_SAMPLE_RATE = envfloat("SENTRY_TRACES_SAMPLE_RATE", "0", maximum=1)
     init_sentry(
         SENTRY_DSN,
         environment=os.getenv("SENTRY_ENVIRONMENT", "development" if DEBUG else "production"),
