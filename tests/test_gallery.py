@@ -181,8 +181,9 @@ def test_a_gallery_page_costs_the_same_queries_whatever_its_size(
     for number in range(count):
         finished(owner, team, prompt=f"clip {number}") if number % 2 else make_generation(owner, team)
     Favourite.objects.create(user=owner, generation=Generation.objects.first())
-    # session, user, current team, the page (with creators and favourites), creator choices
-    with django_assert_num_queries(5):
+    # session, user, current team, the page (with creators and favourites), creator choices,
+    # and the estimates for its in-progress cards (once, whatever their number)
+    with django_assert_num_queries(6):
         response = gallery(as_teammate, status="", q="")
     assert response.status_code == 200
 
