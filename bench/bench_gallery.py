@@ -279,6 +279,7 @@ def measure_database(database: str, args) -> int:
             p50, p95 = statistics.median(case_timings), percentile(case_timings, 95)
             rows.append({"name": name, "query": form_data, "items": items, "p50": p50, "p95": p95})
             plans.append((name, form_data, explain_page(form_data, team, owner)))
+        rows.append(time_estimates(team, args.repeat))
 
     print(f"\n{'query':<34} {'GET parameters':<64} {'items':>5} {'p50 ms':>8} {'p95 ms':>8}")
     for row in rows:
@@ -400,6 +401,21 @@ def time_now():
     from django.utils import timezone
 
     return timezone.now()
+
+
+def time_estimates(team, repeat: int) -> dict:
+    """The estimates a page with in-progress cards looks up once ("usually ready in about 2 min")."""
+    from generations import estimates
+
+    timings = []
+    for run in range(WARM_UP + repeat):
+        started = time.perf_counter()
+        found = estimates.typical_durations(team)
+        if run >= WARM_UP:
+            timings.append((time.perf_counter() - started) * 1000)
+    p50, p95 = statistics.median(timings), percentile(timings, 95)
+    name, query = "in-progress cards' estimates", "(every duration)"
+    return {"name": name, "query": query, "items": len(found), "p50": p50, "p95": p95}
 
 
 def fill(total: int, team_count: int):

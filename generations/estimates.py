@@ -1,8 +1,9 @@
 """How long a new generation usually takes, from the team's own recent ones.
 
 An in-progress card says "usually ready in about 2 min": the median time from creation to
-finish of the team's last successful generations of the same duration. A page asks once,
-whatever the number of cards it shows (one query, every duration at once); a team with too
+finish of the team's last successful generations of the same duration. A page asks once per
+duration it shows, whatever its number of cards: one query that reads the newest rows of the
+team's (team, duration, created_at) index and stops at SAMPLE_SIZE successes. A team with too
 few finished generations of that duration gets no estimate rather than a guess.
 """
 
@@ -12,8 +13,6 @@ import statistics
 from dataclasses import dataclass
 from datetime import timedelta
 
-from django.db.models import F, Window
-from django.db.models.functions import RowNumber
 from django.http import HttpRequest
 from django.utils import timezone
 
@@ -45,30 +44,31 @@ class Estimate:
         return generation.elapsed() > self.typical * 1.5
 
 
-def typical_durations(team) -> dict[str, Estimate]:
-    """The team's estimate for each duration it has enough recent successes of (one query)."""
+def typical(team, duration: str) -> Estimate | None:
+    """The team's estimate for one duration, or None with too few recent successes (one query)."""
     since = timezone.now() - timedelta(days=SAMPLE_DAYS)
-    newest_first = [F("created_at").desc(), F("pk").desc()]
     recent = (
         Generation.objects.for_team(team)
-        .filter(status=Generation.Status.SUCCESS, created_at__gte=since, finished_at__isnull=False)
-        .annotate(rank=Window(RowNumber(), partition_by=[F("duration")], order_by=newest_first))
-        .filter(rank__lte=SAMPLE_SIZE)
-        .values_list("duration", "created_at", "finished_at")
+        .filter(duration=duration, status=Generation.Status.SUCCESS, created_at__gte=since, finished_at__isnull=False)
+        .order_by("-created_at", "-pk")
+        .values_list("created_at", "finished_at")[:SAMPLE_SIZE]
     )
-    spans: dict[str, list[timedelta]] = {}
-    for duration, created_at, finished_at in recent:
-        spans.setdefault(duration, []).append(finished_at - created_at)
-    return {
-        duration: Estimate(statistics.median(taken))
-        for duration, taken in spans.items()
-        if len(taken) >= MINIMUM_SAMPLE
-    }
+    taken = [finished_at - created_at for created_at, finished_at in recent]
+    return Estimate(statistics.median(taken)) if len(taken) >= MINIMUM_SAMPLE else None
 
 
-def for_request(request: HttpRequest) -> dict[str, Estimate]:
-    """The current team's estimates, looked up once per request (cards ask one by one)."""
+def typical_durations(team) -> dict[str, Estimate]:
+    """The team's estimate for each duration it has enough recent successes of."""
+    found = {duration: typical(team, duration) for duration in Generation.Duration.values}
+    return {duration: estimate for duration, estimate in found.items() if estimate is not None}
+
+
+def for_request(request: HttpRequest, duration: str) -> Estimate | None:
+    """The current team's estimate for `duration`, looked up once per request (cards ask one by one)."""
     if not hasattr(request, "_generation_estimates"):
+        request._generation_estimates = {}
+    known = request._generation_estimates
+    if duration not in known:
         team = getattr(request, "team", None)
-        request._generation_estimates = typical_durations(team) if team else {}
-    return request._generation_estimates
+        known[duration] = typical(team, duration) if team else None
+    return known[duration]

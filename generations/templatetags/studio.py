@@ -65,7 +65,7 @@ def estimate(context, generation: Generation) -> str:
     request = context.get("request")
     if request is None or not generation.is_in_progress:
         return ""
-    typical = estimates.for_request(request).get(generation.duration)
+    typical = estimates.for_request(request, generation.duration)
     if typical is None:
         return ""
     if typical.is_overdue(generation):
