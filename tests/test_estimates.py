@@ -122,3 +122,19 @@ def test_a_page_looks_the_estimates_up_once_whatever_its_number_of_cards(client,
     cards += [make_generation(owner, duration="5", status=Generation.Status.PROCESSING) for _ in range(9)]
     ids = "&".join(f"id={card.pk}" for card in cards)
     assert count_queries(client, f"{path}{'&' if '?' in path else '?'}{ids}") == one
+
+
+def test_a_page_looks_each_duration_up_once_and_only_the_durations_it_shows(client, owner):
+    for seconds in (60, 60, 60):
+        finished(owner, seconds)
+        finished(owner, seconds * 2, duration="10")
+    client.force_login(owner)
+    none_in_progress = count_queries(client, "/")
+    make_generation(owner, duration="5", status=Generation.Status.PROCESSING)
+    one_duration = count_queries(client, "/")
+    for duration in ["5", "10"] * 5:
+        make_generation(owner, duration=duration, status=Generation.Status.QUEUED)
+    both_durations = count_queries(client, "/")
+    assert (one_duration - none_in_progress, both_durations - none_in_progress) == (1, 2)
+    html = client.get("/").content.decode()
+    assert html.count("Usually ready in about 1 min") == 6 and html.count("Usually ready in about 2 min") == 5
