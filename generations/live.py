@@ -68,7 +68,9 @@ def as_event(data: bytes | str) -> str | None:
         return None
     if not status.isidentifier():
         return None
-    return f"event: {event_name(generation_id)}\ndata: {status}\n\n"
+    # The card listens for its own event; "news" names the generation for the page's script,
+    # which must hear every change whatever cards come and go (static/live.js).
+    return f"event: {event_name(generation_id)}\ndata: {status}\n\nevent: news\ndata: {generation_id}\n\n"
 
 
 async def subscribe(team_id: int) -> AsyncIterator[str]:

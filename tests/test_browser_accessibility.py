@@ -14,6 +14,7 @@ from generations.models import Generation
 from generations.sharing import ShareLink
 from tests.factories import make_generation
 from tests.test_browser import sign_up
+from tests.test_browser_live import open_and_listening
 from tests.test_browser_sharing import finished_video
 
 pytestmark = [pytest.mark.browser, pytest.mark.integration, pytest.mark.django_db(transaction=True)]
@@ -107,15 +108,6 @@ def test_every_page_has_one_polite_live_region_and_a_skip_link_to_its_content(op
         expect(skip).to_be_in_viewport()  # seen when it has the focus
         page.keyboard.press("Enter")
         assert page.evaluate(FOCUSED_ID) == "main", path
-
-
-def open_and_listening(page) -> None:
-    """Reload the page and wait until its stream is open and the catch-up it makes then has
-    been swapped in (an event that came during that swap would be for a card on its way out)."""
-    with page.expect_response(lambda response: "/live/?" in response.url):
-        page.reload()
-    expect(page.locator("html")).to_have_attribute("data-live", "stream")
-    page.wait_for_function("!document.querySelector('.htmx-request, .htmx-swapping, .htmx-settling')")
 
 
 def test_the_live_region_says_when_a_card_finishes(page, studio_server):

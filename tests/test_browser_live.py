@@ -4,9 +4,12 @@ stream is cut, one poller per page carries on until it is back."""
 from __future__ import annotations
 
 import pytest
+from django.contrib.auth import get_user_model
 from playwright.sync_api import expect
 
 from generations import live
+from generations.models import Generation
+from tests.factories import make_generation
 from tests.test_browser import sign_up
 
 pytestmark = [pytest.mark.browser, pytest.mark.integration, pytest.mark.django_db(transaction=True)]
@@ -23,6 +26,15 @@ def record_requests(page) -> list[str]:
 def polls(seen: list[str]) -> list[str]:
     """Requests of the page's one fallback poller."""
     return [url for url in seen if "/live/?" in url]
+
+
+def open_and_listening(page) -> None:
+    """Reload the page and wait until its stream is open and the catch-up it makes then has
+    been swapped in (an event that came during that swap would be for a card on its way out)."""
+    with page.expect_response(lambda response: "/live/?" in response.url):
+        page.reload()
+    expect(page.locator("html")).to_have_attribute("data-live", "stream")
+    page.wait_for_function("!document.querySelector('.htmx-request, .htmx-swapping, .htmx-settling')")
 
 
 def generate(page, prompt: str):
@@ -91,3 +103,40 @@ def test_the_content_security_policy_refuses_an_inline_script_and_the_refusal_is
     assert page.evaluate("window.ran") is None
     assert any("Content Security Policy" in text for text in said)  # what `open_page` looks for
     context.close()
+
+
+def test_news_that_comes_while_a_card_is_being_fetched_is_not_lost(page, studio_server):
+    """Two changes in quick succession: the card's fetch for the first is still on its way when
+    the second's event comes. htmx queues the fetch for it on the card that the answer then
+    replaces, and drops it; the page sees the card is older than its news and fetches it again."""
+    sign_up(page, studio_server, "lena")
+    generation = make_generation(
+        get_user_model().objects.get(username="lena"), status=Generation.Status.QUEUED, prompt="A lantern on a lake"
+    )
+    open_and_listening(page)
+    card = page.locator(f"#generation-{generation.pk}")
+    expect(card.locator(".badge")).to_have_text("Queued")
+
+    held, fetched_after = [], []  # the first fetch's answer, read from the studio at once, given to the page later
+
+    def hold_the_first(route):
+        if held:
+            fetched_after.append(route.request.url)
+            route.continue_()
+        else:
+            held.append((route, route.fetch()))
+
+    page.route(f"**/generations/{generation.pk}/card/*", hold_the_first)
+    Generation.objects.filter(pk=generation.pk).update(status=Generation.Status.PROCESSING)
+    live.announce(generation)
+    while not held:
+        page.wait_for_timeout(50)
+    generation.refresh_from_db()
+    generation.fail("The service reported a failure: content moderation")  # the second news, as a worker would
+    page.wait_for_timeout(1500)  # its event arrives while the first fetch is still on its way
+    assert not fetched_after  # htmx queued the card's fetch for it behind the first
+    route, answer = held[0]
+    route.fulfill(response=answer)
+
+    expect(card.locator(".badge")).to_have_text("Failed")
+    assert len(fetched_after) == 1  # once more, and only once

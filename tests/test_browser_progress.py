@@ -18,7 +18,7 @@ from playwright.sync_api import expect
 from generations.models import Generation
 from tests.factories import make_generation
 from tests.test_browser import sign_up
-from tests.test_browser_accessibility import open_and_listening
+from tests.test_browser_live import open_and_listening
 
 pytestmark = [pytest.mark.browser, pytest.mark.integration, pytest.mark.django_db(transaction=True)]
 

@@ -59,7 +59,9 @@ def test_a_change_that_did_not_happen_is_not_announced(owner, listener, django_c
 
 
 def test_only_our_own_messages_become_events():
-    assert live.as_event(b'{"id": 7, "status": "processing"}') == "event: generation-7\ndata: processing\n\n"
+    assert live.as_event(b'{"id": 7, "status": "processing"}') == (
+        "event: generation-7\ndata: processing\n\nevent: news\ndata: 7\n\n"
+    )
     for odd in [b"not json", b'{"id": "x", "status": "done"}', b'{"id": 7}', b'{"id": 7, "status": "a\\nb"}']:
         assert live.as_event(odd) is None
 
@@ -91,7 +93,7 @@ def test_a_member_hears_the_teams_changes_as_named_events(owner):
     status, said = read_stream(owner, team, {"id": 42, "status": "processing"})
     assert status == 200
     assert said[0].startswith("retry: 2000\n")  # the browser reconnects 2 s after a cut
-    assert said[1:] == ["event: generation-42\ndata: processing\n\n"]
+    assert said[1:] == ["event: generation-42\ndata: processing\n\nevent: news\ndata: 42\n\n"]
 
 
 def test_an_outsider_hears_nothing_of_another_team(owner, outsider):
