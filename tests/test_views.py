@@ -136,7 +136,8 @@ def test_an_unfinished_card_listens_for_its_event_and_a_final_one_stops_listenin
     client.force_login(owner)
     url = reverse("generations:card", args=[generation.pk])
     in_progress = client.get(url, **HTMX).content.decode()
-    assert f'hx-trigger="sse:generation-{generation.pk}"' in in_progress  # no polling of its own
+    # its own event, or the page's word that it is older than its news (static/live.js); no polling
+    assert f'hx-trigger="sse:generation-{generation.pk}, live-stale"' in in_progress
     assert f'class="live-id" name="id" value="{generation.pk}"' in in_progress  # for the page's fallback poller
     generation.fail("Video generation failed on worker: out of memory")
     final = client.get(url, **HTMX)
@@ -151,7 +152,7 @@ def test_a_new_card_also_fetches_itself_once_in_case_its_first_event_came_before
     client.force_login(owner)
     html = client.post(reverse("generations:create"), VALID, **HTMX).content.decode()
     generation = Generation.objects.get()
-    assert f'hx-trigger="sse:generation-{generation.pk}, load delay:2s"' in html
+    assert f'hx-trigger="sse:generation-{generation.pk}, live-stale, load delay:2s"' in html
 
 
 def test_the_studio_page_connects_to_the_teams_event_stream_and_has_one_fallback_poller(client, owner, generation):
