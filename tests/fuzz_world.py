@@ -27,6 +27,7 @@ from tests.factories import make_generation
 from tests.fuzz_endpoints import (
     PASSWORD,
 )
+from tests.people import log_in_working_in
 from tests.strategies import Ref, Value
 
 # The test data: an owner and a teammate with a generation in every status, an outsider, invites.
@@ -159,8 +160,6 @@ def build_world(django_user_model) -> World:
         client = Client()
         client.force_login(user)
         if persona == "teammate":  # working in the studio's team, not their own
-            session = client.session
-            session["team_id"] = studio.pk
-            session.save()
+            log_in_working_in(client, user, studio)
         sessions[persona] = client.cookies[django_settings.SESSION_COOKIE_NAME].value
     return World(values, sessions)

@@ -9,9 +9,19 @@ from __future__ import annotations
 
 import pytest
 
+from accounts.middleware import SESSION_KEY
 from accounts.models import Membership, Team
 
 PASSWORD = "a long enough password"
+
+
+def log_in_working_in(client, user, team: Team):
+    """`client` logged in as `user`, working in `team` (as if they had switched to it)."""
+    client.force_login(user)
+    session = client.session
+    session[SESSION_KEY] = team.pk
+    session.save()
+    return client
 
 
 def person(django_user_model, username: str):

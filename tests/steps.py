@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import threading
+from collections.abc import Callable
+
+from django.db import connection
 from django.utils import timezone
 
 from generations import poller
@@ -29,3 +33,23 @@ def tick_until_final(*generations: Generation, timeout: float = 60) -> list[Gene
         return fresh if all(g.is_final for g in fresh) else None
 
     return wait_for(all_final, timeout=timeout, message="the generations to finish")
+
+
+def at_the_same_time(work: Callable[[], object], times: int = 2) -> list[object]:
+    """Run `work` in `times` threads let go together, each on its own database connection;
+    what each returned, in the order they finished (a thread that raised returns nothing)."""
+    start, results = threading.Barrier(times), []
+
+    def run() -> None:
+        try:
+            start.wait()
+            results.append(work())
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=run) for _ in range(times)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(30)
+    return results

@@ -6,13 +6,11 @@ import os
 import re
 import subprocess
 import sys
-import threading
 import time
 from datetime import timedelta
 from decimal import Decimal
 
 import pytest
-from django.db import connection
 from django.urls import reverse
 from django.utils import timezone
 
@@ -25,6 +23,7 @@ from kling_studio.localservices import BASE_DIR
 from tests.conftest import submissions
 from tests.factories import make_generation
 from tests.people import PASSWORD
+from tests.steps import at_the_same_time
 from tests.test_settings import load_settings
 
 pytestmark = pytest.mark.django_db
@@ -444,23 +443,15 @@ def test_two_submits_at_the_edge_of_the_budget_at_the_same_time_make_one_generat
         return refusal
 
     monkeypatch.setattr(billing, "budget_refusal", slow_check)
-    start, outcomes = threading.Barrier(2), []
 
-    def submit() -> None:
-        start.wait()
+    def submit() -> str:
         try:
             billing.save_within_budget(Generation(team=team, created_by=owner, prompt=PROMPT))
-            outcomes.append("saved")
         except OverBudget:
-            outcomes.append("refused")
-        finally:
-            connection.close()
+            return "refused"
+        return "saved"
 
-    threads = [threading.Thread(target=submit) for _ in range(2)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(30)
+    outcomes = at_the_same_time(submit)
     assert sorted(outcomes) == ["refused", "saved"]
     assert Generation.objects.count() == 1
 

@@ -21,6 +21,19 @@ def sign_up(page, studio_server, username: str = "grace") -> None:
     expect(page.get_by_role("heading", name="New video")).to_be_visible()
 
 
+def sign_up_and_join(owner_page, member_page, studio_server, owner: str, member: str) -> None:
+    """`owner` signs up and makes an invite link on their team page; `member` signs up and
+    joins through it, landing on the studio."""
+    sign_up(owner_page, studio_server, owner)
+    owner_page.get_by_role("link", name=f"{owner}'s team").click()
+    owner_page.get_by_role("button", name="Create invite link").click()
+    invite_url = owner_page.get_by_label("Join link").input_value()
+    sign_up(member_page, studio_server, member)
+    member_page.goto(invite_url)
+    member_page.get_by_role("button", name=f"Join {owner}'s team").click()
+    expect(member_page.get_by_role("heading", name="New video")).to_be_visible()
+
+
 def test_a_person_signs_up_generates_a_video_and_plays_it_without_reloading(page, studio_server, studio_api, beat):
     studio_api.configure(processing_seconds=6)  # long enough to see "Processing" on the way
     sign_up(page, studio_server)

@@ -6,7 +6,7 @@ import pytest
 from playwright.sync_api import expect
 
 from generations.models import Generation
-from tests.test_browser import sign_up
+from tests.test_browser import sign_up, sign_up_and_join
 
 pytestmark = [pytest.mark.browser, pytest.mark.integration, pytest.mark.django_db(transaction=True)]
 
@@ -18,15 +18,7 @@ def test_a_teammate_finds_plays_and_remixes_a_video_an_outsider_cannot_reach(
 ):
     anna, ben, cora = open_page(), open_page(), open_page()
 
-    # Anna invites Ben into her team.
-    sign_up(anna, studio_server, "anna")
-    anna.get_by_role("link", name="anna's team").click()
-    anna.get_by_role("button", name="Create invite link").click()
-    invite_url = anna.get_by_label("Join link").input_value()
-    sign_up(ben, studio_server, "ben")
-    ben.goto(invite_url)
-    ben.get_by_role("button", name="Join anna's team").click()
-    expect(ben.get_by_role("heading", name="New video")).to_be_visible()
+    sign_up_and_join(anna, ben, studio_server, "anna", "ben")  # Anna invites Ben into her team
 
     # Anna makes a video in the team.
     anna.goto(studio_server.url)

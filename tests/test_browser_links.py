@@ -8,7 +8,7 @@ from django.contrib.auth import get_user_model
 from playwright.sync_api import expect
 
 from accounts.models import Team
-from tests.test_browser import sign_up
+from tests.test_browser import sign_up, sign_up_and_join
 from tests.test_browser_sharing import PROMPT, finished_video
 
 pytestmark = [pytest.mark.browser, pytest.mark.integration, pytest.mark.django_db(transaction=True)]
@@ -20,13 +20,7 @@ def test_a_teammate_working_in_another_team_opens_links_to_a_generation_and_a_ga
     open_page, studio_server, tmp_path
 ):
     anna, ben, cora = open_page(), open_page(), open_page()
-    sign_up(anna, studio_server, "anna")
-    anna.get_by_role("link", name="anna's team").click()
-    anna.get_by_role("button", name="Create invite link").click()
-    invite_url = anna.get_by_label("Join link").input_value()
-    sign_up(ben, studio_server, "ben")
-    ben.goto(invite_url)
-    ben.get_by_role("button", name="Join anna's team").click()
+    sign_up_and_join(anna, ben, studio_server, "anna", "ben")
     generation = finished_video(get_user_model().objects.get(username="anna"), tmp_path)
     annas, bens = Team.objects.get(name="anna's team"), Team.objects.get(name="ben's team")
 

@@ -17,6 +17,7 @@ from generations.gmi import GMIClient
 from generations.models import Favourite, Generation
 from generations.rules import VideoParameters
 from tests.factories import make_generation
+from tests.people import log_in_working_in
 
 pytestmark = pytest.mark.django_db
 HTMX = {"HTTP_HX_REQUEST": "true"}
@@ -24,11 +25,7 @@ HTMX = {"HTTP_HX_REQUEST": "true"}
 
 @pytest.fixture
 def as_teammate(client, teammate, team):
-    client.force_login(teammate)
-    session = client.session
-    session["team_id"] = team.pk
-    session.save()
-    return client
+    return log_in_working_in(client, teammate, team)
 
 
 def finished(user, team=None, **fields) -> Generation:

@@ -10,9 +10,11 @@ import pytest
 from django.core.files.base import ContentFile
 from django.urls import reverse
 
+from accounts.middleware import SESSION_KEY
 from accounts.models import Team
 from generations.models import Generation
 from tests.factories import make_generation
+from tests.people import log_in_working_in
 
 pytestmark = pytest.mark.django_db
 HTMX = {"HTTP_HX_REQUEST": "true"}
@@ -32,11 +34,7 @@ def own_team(teammate) -> Team:
 
 @pytest.fixture
 def as_teammate(client, teammate, own_team):
-    client.force_login(teammate)
-    session = client.session
-    session["team_id"] = own_team.pk
-    session.save()
-    return client
+    return log_in_working_in(client, teammate, own_team)
 
 
 @pytest.fixture
@@ -55,7 +53,7 @@ def video(owner, harbour) -> Generation:
 
 
 def current_team_id(client) -> int:
-    return client.session["team_id"]
+    return client.session[SESSION_KEY]
 
 
 def without_tokens(response) -> str:

@@ -12,7 +12,6 @@ from datetime import timedelta
 
 import av
 import pytest
-from django.db import connection
 from django.test import override_settings
 from django.utils import timezone
 
@@ -24,7 +23,7 @@ from generations.tasks import submit_generation
 from tests import factories
 from tests.conftest import submissions, wait_for
 from tests.servers import StubServer
-from tests.steps import make_due, tick, tick_until_final
+from tests.steps import at_the_same_time, make_due, tick, tick_until_final
 
 pytestmark = pytest.mark.django_db
 
@@ -122,20 +121,7 @@ def test_two_ticks_at_once_never_refresh_the_same_generation(studio_api, make_se
     generations = [make_sent(prompt=f"raced {n}") for n in range(8)]
     make_due(*generations)
     studio_api.configure(latency=0.5)  # the first tick is still asking while the second starts
-    barrier, reports = threading.Barrier(2), []
-
-    def run_a_tick():
-        try:
-            barrier.wait()
-            reports.append(poller.refresh_due())
-        finally:
-            connection.close()
-
-    threads = [threading.Thread(target=run_a_tick) for _ in range(2)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(30)
+    reports = at_the_same_time(poller.refresh_due)
     assert sorted(report.claimed for report in reports) == [0, 8]
     assert [Generation.objects.get(pk=g.pk).poll_count for g in generations] == [1] * 8
 
